@@ -1,0 +1,107 @@
+"""The local executor: one process per run, at most ``workers`` at a time."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from harness.api import ExecutorSpec
+from harness.executors import KILL_GRACE
+from harness.hookspecs import hookimpl
+from harness.worker import Event, RunTask
+
+#: Imported once in the fork server, so each run starts without re-importing them.
+PRELOAD = ["harness.worker", "torch", "gymnasium", "mlflow", "stable_baselines3"]
+
+
+@hookimpl
+def harness_register_executors(register):
+    register(ExecutorSpec("local", "harness.executors.local:LocalExecutor", "process pool on this machine"))
+
+
+def _child(task: RunTask, events: mp.Queue) -> None:
+    from harness.worker import execute
+
+    try:
+        execute(task, events.put)
+    except KeyboardInterrupt:
+        pass
+
+
+@dataclass
+class _Active:
+    task: RunTask
+    process: mp.Process
+    started: float = field(default_factory=time.monotonic)
+    run_id: str | None = None
+    ended: bool = False
+
+
+class LocalExecutor:
+    """Runs each task in a fresh process from a fork server (no state leaks between runs)."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+
+    def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
+        context = mp.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        events = context.Queue()
+        pending = deque(tasks)
+        active: dict[str, _Active] = {}
+        try:
+            while pending or active:
+                while pending and len(active) < self.workers:
+                    task = pending.popleft()
+                    process = context.Process(target=_child, args=(task, events), daemon=True)
+                    process.start()
+                    active[task.run_key] = _Active(task, process)
+                self._pump(events, active, on_event, wait=0.2)
+                self._reap(events, active, on_event)
+        except KeyboardInterrupt:
+            for slot in active.values():
+                slot.process.terminate()
+            self._pump(events, active, on_event, wait=0.5)
+            for key, slot in active.items():
+                slot.process.join(5)
+                if not slot.ended:
+                    on_event(Event("failed", key, slot.run_id, message="interrupted"))
+            raise
+
+    def _pump(self, events: mp.Queue, active: dict[str, _Active], on_event, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                event = events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            slot = active.get(event.run_key)
+            if slot is not None:
+                slot.run_id = slot.run_id or event.run_id
+                slot.ended = slot.ended or event.kind in ("finished", "failed")
+            on_event(event)
+
+    def _reap(self, events: mp.Queue, active: dict[str, _Active], on_event) -> None:
+        for key, slot in list(active.items()):
+            timeout = slot.task.spec.get("timeout")
+            overdue = timeout and time.monotonic() - slot.started > timeout + KILL_GRACE
+            if overdue and slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(5)
+                if not slot.ended:
+                    slot.ended = True
+                    on_event(Event("failed", key, slot.run_id, message=f"timeout: killed after {timeout:g} s"))
+            if slot.process.is_alive():
+                continue
+            slot.process.join()
+            if not slot.ended:
+                self._pump(events, active, on_event, wait=0.5)  # its last events may still be queued
+            if not slot.ended:
+                code = slot.process.exitcode
+                on_event(Event("failed", key, slot.run_id, message=f"worker process died (exit code {code})"))
+            del active[key]

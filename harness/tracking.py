@@ -1,0 +1,145 @@
+"""MLflow: where runs live.  Buffered metric logging, run lookup by run_key.
+
+Layout (see docs/mlflow-layout.md): one experiment per suite, one run per
+RunSpec, tagged ``harness.*``; metrics keyed by environment step.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+DEFAULT_DB = "mlflow.db"
+TAG = "harness."
+T = TypeVar("T")
+
+
+def resolve_tracking_uri(explicit: str | None = None) -> str:
+    """``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<cwd>/mlflow.db``."""
+    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+
+
+def with_retry(call: Callable[[], T], attempts: int = 12) -> T:
+    """Retry an MLflow call that failed transiently (SQLite busy, server hiccup)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as error:  # mlflow wraps sqlite/HTTP errors in several types
+            if attempt == attempts - 1 or not _transient(error):
+                raise
+            time.sleep(min(5.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def _transient(error: Exception) -> bool:
+    text = f"{type(error).__name__}: {error}".lower()
+    return any(word in text for word in ("locked", "busy", "timeout", "timed out", "connection", "503", "502", "429"))
+
+
+class Tracker:
+    """The MLflow operations the harness needs, on one tracking URI."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+
+    def experiment_id(self, name: str, create: bool = True) -> str | None:
+        experiment = with_retry(lambda: self.client.get_experiment_by_name(name))
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                with_retry(lambda: self.client.restore_experiment(experiment.experiment_id))
+            return experiment.experiment_id
+        if not create:
+            return None
+        return with_retry(lambda: self.client.create_experiment(name, artifact_location=self._artifact_root(name)))
+
+    def _artifact_root(self, name: str) -> str | None:
+        """Next to the SQLite file, so the default store is one self-contained folder."""
+        if not self.uri.startswith("sqlite:///"):
+            return None
+        db = Path(self.uri.removeprefix("sqlite:///"))
+        return (db.parent / "mlartifacts" / name).resolve().as_uri()
+
+    def runs(self, experiment_id: str, filter_string: str = "") -> list[Any]:
+        """Every active run of the experiment (all pages)."""
+        runs, token = [], None
+        while True:
+            page = with_retry(
+                lambda: self.client.search_runs(
+                    [experiment_id], filter_string=filter_string, max_results=5000, page_token=token
+                )
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def runs_by_key(self, experiment_id: str) -> dict[str, list[Any]]:
+        by_key: dict[str, list[Any]] = {}
+        for run in self.runs(experiment_id):
+            key = run.data.tags.get(TAG + "run_key")
+            if key:
+                by_key.setdefault(key, []).append(run)
+        return by_key
+
+    def delete_runs(self, run_ids: Iterable[str]) -> None:
+        for run_id in run_ids:
+            with_retry(lambda: self.client.delete_run(run_id))
+
+    def fail_run(self, run_id: str, message: str, status: str = "FAILED") -> None:
+        """Mark a run FAILED (or KILLED) with ``message`` as its ``error.txt`` artifact."""
+        with_retry(lambda: self.client.log_text(run_id, message, "error.txt"))
+        with_retry(lambda: self.client.set_tag(run_id, TAG + "error", message.strip().splitlines()[-1][:500]))
+        with_retry(lambda: self.client.set_terminated(run_id, status))
+
+
+class RunLogger:
+    """Buffers metrics of one run and writes them with ``log_batch`` in chunks."""
+
+    CHUNK = 1000
+
+    def __init__(self, client: MlflowClient, run_id: str):
+        self.client, self.run_id = client, run_id
+        self._metrics: list[Metric] = []
+
+    def metric(self, key: str, value: float, step: int) -> None:
+        self._metrics.append(Metric(key, float(value), int(time.time() * 1000), int(step)))
+        if len(self._metrics) >= 10 * self.CHUNK:
+            self.flush()
+
+    def metrics(self, values: dict[str, float], step: int) -> None:
+        for key, value in values.items():
+            self.metric(key, value, step)
+
+    def params(self, values: dict[str, Any]) -> None:
+        items = [Param(k, _param_text(v)) for k, v in values.items()]
+        for i in range(0, len(items), 100):
+            chunk = items[i : i + 100]
+            with_retry(lambda: self.client.log_batch(self.run_id, params=chunk))
+
+    def tags(self, values: dict[str, Any]) -> None:
+        items = [RunTag(k, str(v)) for k, v in values.items()]
+        for i in range(0, len(items), 100):
+            chunk = items[i : i + 100]
+            with_retry(lambda: self.client.log_batch(self.run_id, tags=chunk))
+
+    def flush(self) -> None:
+        while self._metrics:
+            chunk = self._metrics[: self.CHUNK]
+            with_retry(lambda: self.client.log_batch(self.run_id, metrics=chunk))
+            del self._metrics[: self.CHUNK]
+
+
+def _param_text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."

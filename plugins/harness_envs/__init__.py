@@ -1,0 +1,1 @@
+"""harness_envs: built-in harness plugin (registered through the `harness` entry-point group)."""
