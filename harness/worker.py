@@ -74,7 +74,7 @@ class TrainingMonitor:
         self.start = time.perf_counter()
         self.eval_seconds = 0.0
         self.last_report = 0.0
-        self.last_step = 0
+        self.last_eval: tuple[int, EvalResult] | None = None
 
     def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
         if metrics:
@@ -82,7 +82,6 @@ class TrainingMonitor:
         if step < self.next_check:
             return True
         self.next_check = step + self.CHECK_EVERY
-        self.last_step = step
         self._drain_episodes(step)
         if step >= self.next_eval:
             self.evaluation(step)
@@ -106,6 +105,8 @@ class TrainingMonitor:
         self.episodes.clear()
 
     def evaluation(self, step: int) -> EvalResult:
+        if self.last_eval and self.last_eval[0] == step:
+            return self.last_eval[1]
         began = time.perf_counter()
         result = self.evaluate_now(step)
         self.eval_seconds += time.perf_counter() - began
@@ -116,6 +117,7 @@ class TrainingMonitor:
         self.logger.metrics(result.metrics(), step)
         self.logger.metrics({"time/elapsed": elapsed, "time/sps": step / train_seconds}, step)
         self.logger.flush()
+        self.last_eval = (step, result)
         return result
 
     def _check_time(self, step: int) -> None:

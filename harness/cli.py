@@ -1,0 +1,173 @@
+"""The `harness` command line: thin parsing over library functions.
+
+Exit codes: 0 success, 1 some runs failed, 2 bad input (nothing was run), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from harness.errors import SuiteErrors
+    from harness.registry import PluginError
+
+    try:
+        return args.handler(args)
+    except SuiteErrors as errors:
+        for error in errors.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PluginError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Benchmark RL algorithms against SB3 baselines.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(handler=cmd_plugins)
+
+    validate = commands.add_parser("validate", help="check a suite file; run nothing")
+    validate.add_argument("suite", type=Path)
+    validate.set_defaults(handler=cmd_validate)
+
+    run = commands.add_parser("run", help="run a suite (resumes; skips finished runs)")
+    run.add_argument("suite", type=Path)
+    run.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    run.add_argument("--executor", default=None, help="executor plugin (default: the suite's, else local)")
+    run.add_argument("--address", default=None, help="cluster address for the ray executor")
+    run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    _tracking(run)
+    _report_out(run)
+    run.set_defaults(handler=cmd_run)
+
+    report = commands.add_parser("report", help="build the comparison report from MLflow")
+    report.add_argument("suite", type=Path, nargs="?", help="suite file (or use --experiment)")
+    report.add_argument("--experiment", default=None, help="MLflow experiment (= suite name)")
+    _tracking(report)
+    _report_out(report)
+    report.set_defaults(handler=cmd_report)
+
+    replay = commands.add_parser("replay", help="render a stored model as a GIF")
+    replay.add_argument("run_id")
+    replay.add_argument("--gif", type=Path, required=True, help="output GIF path")
+    _tracking(replay)
+    replay.set_defaults(handler=cmd_replay)
+    return parser
+
+
+def _tracking(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)")
+
+
+def _report_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="report root folder")
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from harness.registry import default_registry
+
+    entries = default_registry().entries()
+    rows = [
+        {"kind": e.kind, "name": e.name, "distribution": e.provider.distribution,
+         "version": e.provider.version, "plugin": e.provider.plugin, "summary": e.spec.summary}
+        for e in entries
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("kind", "name", "distribution", "version", "summary")
+    for row in rows:
+        table.add_row(row["kind"], row["name"], row["distribution"], row["version"], row["summary"])
+    Console().print(table)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.registry import default_registry
+    from harness.suite import load_suite
+
+    suite = load_suite(args.suite, default_registry())
+    cells = {(r.algorithm_label, r.env_label, r.shaping) for r in suite.runs}
+    print(f"{args.suite}: ok: suite {suite.name!r}, {len(suite.runs)} runs "
+          f"({len(cells)} configurations x {len(suite.config.seeds)} seeds)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.runner import run_suite
+    from harness.summary import summarize, summary_table
+    from harness.tracking import Tracker
+
+    options = {"address": args.address} if args.address else {}
+    outcome = run_suite(args.suite, tracking_uri=args.tracking_uri, workers=args.workers,
+                        executor=args.executor, executor_options=options)
+    console = Console()
+    tracker = Tracker(outcome.tracking_uri)
+    console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite)))
+    failed = len(outcome.failed)
+    total = len(outcome.suite.runs)
+    console.print(f"{total - failed} of {total} runs finished ({outcome.skipped} from earlier), {failed} failed.")
+    titles = {spec.run_key: spec.title for spec in outcome.suite.runs}
+    for key, message in outcome.failed.items():
+        console.print(f"  failed: {titles[key]}: {message}", highlight=False, soft_wrap=True)
+    if not args.no_report and not outcome.interrupted:
+        path = _build_report(outcome.suite.name, outcome.tracking_uri, args.out, outcome.suite)
+        console.print(f"Report: {path / 'index.md'} and {path / 'report.html'}")
+    console.print(f"Browse runs: mlflow ui --backend-store-uri {outcome.tracking_uri}")
+    console.print(f"Rebuild the report: harness report {args.suite}")
+    if outcome.interrupted:
+        console.print("Interrupted: rerun the same command to resume (finished runs are kept).")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED_RUNS if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.registry import default_registry
+    from harness.suite import load_suite
+    from harness.tracking import resolve_tracking_uri
+
+    if args.suite is None and args.experiment is None:
+        print("error: give a suite file or --experiment NAME", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    suite = load_suite(args.suite, default_registry()) if args.suite else None
+    name = args.experiment or suite.name
+    path = _build_report(name, resolve_tracking_uri(args.tracking_uri), args.out, suite)
+    print(f"Report: {path / 'index.md'} and {path / 'report.html'}")
+    return 0
+
+
+def _build_report(experiment: str, tracking_uri: str, out: Path, suite) -> Path:
+    from harness.report import build_report
+
+    return build_report(experiment, tracking_uri, out_root=out, suite=suite)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from harness.replay import replay
+    from harness.tracking import resolve_tracking_uri
+
+    path = replay(args.run_id, args.gif, tracking_uri=resolve_tracking_uri(args.tracking_uri))
+    print(f"GIF: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

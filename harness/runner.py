@@ -1,0 +1,120 @@
+"""Running a suite: validate, skip what already FINISHED, execute the rest, summarise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.progress import SuiteProgress
+from harness.registry import Registry, default_registry
+from harness.suite import Suite, load_suite
+from harness.tracking import TAG, Tracker, resolve_tracking_uri, with_retry
+from harness.worker import Event, RunTask, run_tags
+
+
+@dataclass
+class SuiteOutcome:
+    suite: Suite
+    tracking_uri: str
+    experiment_id: str
+    skipped: int = 0
+    finished: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def run_suite(
+    path: Path | str,
+    *,
+    tracking_uri: str | None = None,
+    workers: int | None = None,
+    executor: str | None = None,
+    executor_options: dict[str, Any] | None = None,
+    registry: Registry | None = None,
+    show_progress: bool = True,
+) -> SuiteOutcome:
+    """Run every run of the suite that has not FINISHED yet; failures stay isolated.
+
+    Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid.
+    """
+    registry = registry or default_registry()
+    suite = load_suite(path, registry)
+    executor_name = executor or suite.config.executor
+    executor_class = registry.get("executor", executor_name).load()
+    tracker = Tracker(resolve_tracking_uri(tracking_uri))
+    experiment_id = tracker.experiment_id(suite.name)
+    outcome = SuiteOutcome(suite, tracker.uri, experiment_id)
+
+    todo = plan_runs(tracker, experiment_id, suite, outcome)
+    tags = common_tags(suite, registry)
+    tasks = [RunTask(spec.to_dict(), tracker.uri, experiment_id, tags) for spec in todo]
+    specs = {spec.run_key: spec for spec in todo}
+    progress = SuiteProgress(todo, skipped=outcome.skipped, enabled=show_progress)
+
+    def on_event(event: Event) -> None:
+        progress.update(event)
+        if event.kind == "finished":
+            outcome.finished.append(event.run_key)
+        elif event.kind == "failed":
+            outcome.failed[event.run_key] = event.message
+            ensure_failed(tracker, experiment_id, specs[event.run_key], event, tags)
+
+    executor_impl = executor_class(workers=workers or suite.config.workers, **(executor_options or {}))
+    with progress:
+        try:
+            executor_impl.run(tasks, on_event)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+    return outcome
+
+
+def plan_runs(tracker: Tracker, experiment_id: str, suite: Suite, outcome: SuiteOutcome) -> list:
+    """Specs still to run; stale unfinished attempts of them are deleted (one run per key)."""
+    existing = tracker.runs_by_key(experiment_id)
+    todo, stale = [], []
+    for spec in suite.runs:
+        runs = existing.get(spec.run_key, [])
+        if any(run.info.status == "FINISHED" for run in runs):
+            outcome.skipped += 1
+            continue
+        todo.append(spec)
+        stale.extend(run.info.run_id for run in runs)
+    tracker.delete_runs(stale)
+    return todo
+
+
+def ensure_failed(tracker: Tracker, experiment_id: str, spec, event: Event, tags: dict[str, str]) -> None:
+    """Make sure a failed run is recorded as FAILED/KILLED, even if its worker died first."""
+    status = "KILLED" if event.message == "interrupted" else "FAILED"
+    if event.run_id is None:
+        run = with_retry(lambda: tracker.client.create_run(
+            experiment_id, tags={**tags, **run_tags(spec)}, run_name=spec.title))
+        tracker.fail_run(run.info.run_id, event.message, status)
+        return
+    current = with_retry(lambda: tracker.client.get_run(event.run_id)).info.status
+    if current == "RUNNING":
+        tracker.fail_run(event.run_id, event.message, status)
+
+
+def common_tags(suite: Suite, registry: Registry) -> dict[str, str]:
+    """Provenance carried by every run of this invocation."""
+    versions = {e.provider.distribution: e.provider.version for e in registry.entries()}
+    return {
+        TAG + "version": __version__,
+        TAG + "suite_file": str(suite.path),
+        TAG + "suite_hash": suite.file_hash,
+        TAG + "git_commit": git_commit(suite.path.parent),
+        TAG + "plugin_versions": json.dumps(versions, sort_keys=True),
+    }
+
+
+def git_commit(directory: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""

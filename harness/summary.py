@@ -1,0 +1,61 @@
+"""The short table `harness run` ends with: final eval return per algorithm x environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.table import Table
+from scipy.stats import trim_mean
+
+from harness.suite import Suite
+from harness.tracking import TAG, Tracker
+
+
+@dataclass(frozen=True)
+class Row:
+    algorithm: str
+    env: str
+    shaping: str
+    returns: tuple[float, ...]
+    failed: int
+    expected: int
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns)) if self.returns else float("nan")
+
+    @property
+    def iqm(self) -> float:
+        return float(trim_mean(self.returns, 0.25)) if self.returns else float("nan")
+
+
+def summarize(tracker: Tracker, experiment_id: str, suite: Suite) -> list[Row]:
+    """Rows in suite order, from what MLflow holds for this suite's run keys."""
+    runs = {}
+    for run in tracker.runs(experiment_id):
+        key = run.data.tags.get(TAG + "run_key")
+        if key and (key not in runs or run.info.status == "FINISHED"):
+            runs[key] = run
+    groups: dict[tuple[str, str, str], list] = {}
+    for spec in suite.runs:
+        groups.setdefault((spec.algorithm_label, spec.env_label, spec.shaping), []).append(runs.get(spec.run_key))
+    rows = []
+    for (algorithm, env, shaping), found in groups.items():
+        finished = [r for r in found if r is not None and r.info.status == "FINISHED"]
+        returns = tuple(r.data.metrics["eval/return_mean"] for r in finished if "eval/return_mean" in r.data.metrics)
+        failed = sum(1 for r in found if r is not None and r.info.status in ("FAILED", "KILLED"))
+        rows.append(Row(algorithm, env, shaping, returns, failed, len(found)))
+    return rows
+
+
+def summary_table(rows: list[Row]) -> Table:
+    shaped = any(r.shaping != "none" for r in rows)
+    table = Table(title="Final evaluation return (true reward)")
+    for name in ["algorithm", "environment", *(["shaping"] if shaped else []), "seeds", "mean", "IQM", "failed"]:
+        table.add_column(name, justify="left" if name in ("algorithm", "environment", "shaping") else "right")
+    for r in rows:
+        cells = [r.algorithm, r.env, *([r.shaping] if shaped else [])]
+        cells += [f"{len(r.returns)}/{r.expected}", f"{r.mean:.2f}", f"{r.iqm:.2f}", str(r.failed)]
+        table.add_row(*cells)
+    return table
