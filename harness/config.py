@@ -175,7 +175,11 @@ def _config_error(path: Path, error: Any) -> ConfigError:
         return ConfigError(path, key, f"unknown key {loc[-1]!r} (allowed: {allowed})")
     if error["type"] == "missing":
         return ConfigError(path, key, "required key is missing")
-    return ConfigError(path, key, f"{error['msg']} (got {error.get('input')!r})")
+    if error["type"] == "string_pattern_mismatch":
+        message = "must be 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        return ConfigError(path, key, f"{message} (got {error.get('input')!r})")
+    message = error["msg"].removeprefix("Value error, ")
+    return ConfigError(path, key, f"{message} (got {error.get('input')!r})")
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:

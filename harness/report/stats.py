@@ -1,0 +1,199 @@
+"""Aggregate metrics and stratified-bootstrap interval estimates, rliable style.
+
+Every metric is a pure function over a score matrix of shape
+``(*batch, runs, tasks)`` and returns an array of shape ``(*batch,)``, so one
+call evaluates all bootstrap replicates at once.  Point estimates equal
+``rliable.metrics``; the bootstrap draws the same kind of resamples as
+``rliable.library.StratifiedBootstrap`` (runs resampled with replacement,
+independently within each task) and takes percentile intervals like it, but
+from a seeded ``numpy.random.Generator`` so the same data gives the same
+intervals.  ``tests/test_report_stats.py`` checks both against rliable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Metric = Callable[[np.ndarray], np.ndarray]
+
+#: Bootstrap replicates for every interval in the report.
+REPS = 2000
+#: Two-sided coverage of every interval.
+LEVEL = 0.95
+#: Mixed into every per-estimate seed; change it and all intervals change.
+REPORT_SEED = 20211020
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its percentile bootstrap interval."""
+
+    point: float
+    low: float
+    high: float
+
+
+def _flat(scores: np.ndarray) -> np.ndarray:
+    """``(*batch, runs, tasks)`` -> ``(*batch, runs * tasks)``."""
+    return scores.reshape(*scores.shape[:-2], -1)
+
+
+def iqm(scores: np.ndarray) -> np.ndarray:
+    """Interquartile mean over all runs and tasks: ``(*b, runs, tasks) -> (*b,)``.
+
+    The 25% trimmed mean of ``scipy.stats.trim_mean`` (``int(0.25 n)`` cut from each end).
+    """
+    flat = np.sort(_flat(scores), axis=-1)
+    n = flat.shape[-1]
+    cut = int(0.25 * n)
+    return flat[..., cut : n - cut].mean(axis=-1)
+
+
+def mean(scores: np.ndarray) -> np.ndarray:
+    """Mean over tasks of the per-task mean over runs: ``(*b, runs, tasks) -> (*b,)``."""
+    return scores.mean(axis=-2).mean(axis=-1)
+
+
+def median(scores: np.ndarray) -> np.ndarray:
+    """Median over tasks of the per-task mean over runs: ``(*b, runs, tasks) -> (*b,)``."""
+    return np.median(scores.mean(axis=-2), axis=-1)
+
+
+def run_median(scores: np.ndarray) -> np.ndarray:
+    """Median over all runs and tasks pooled: ``(*b, runs, tasks) -> (*b,)``."""
+    return np.median(_flat(scores), axis=-1)
+
+
+def optimality_gap(scores: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+    """How far scores fall short of ``gamma`` on average: ``(*b, runs, tasks) -> (*b,)``."""
+    return gamma - np.minimum(_flat(scores), gamma).mean(axis=-1)
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) per task (ties count half), averaged over tasks.
+
+    ``x``: ``(*b, runs_x, tasks)``, ``y``: ``(*b, runs_y, tasks)`` -> ``(*b,)``;
+    the Mann-Whitney U statistic of ``x`` over ``y`` divided by ``runs_x * runs_y``.
+    """
+    diff = x[..., :, None, :] - y[..., None, :, :]
+    wins = (diff > 0).mean(axis=(-3, -2)) + 0.5 * (diff == 0).mean(axis=(-3, -2))
+    return wins.mean(axis=-1)
+
+
+def score_distribution(scores: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """Fraction of runs scoring above each tau: ``(*b, runs, tasks), (k,) -> (*b, k)``."""
+    return (_flat(scores)[..., None] > taus).mean(axis=-2)
+
+
+def stable_seed(*parts: object) -> int:
+    """A seed that depends only on ``parts`` (not on Python's hash randomisation)."""
+    text = "\x1f".join(str(p) for p in (REPORT_SEED, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def stratified_indices(rng: np.random.Generator, runs: int, tasks: int, reps: int) -> np.ndarray:
+    """Row indices of ``reps`` stratified resamples: ``(reps, runs, tasks)``."""
+    return rng.integers(0, runs, size=(reps, runs, tasks))
+
+
+def resample(scores: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Apply ``(reps, runs, tasks)`` row indices to ``(runs, tasks)`` scores."""
+    return scores[indices, np.arange(scores.shape[1])]
+
+
+def percentile_interval(replicates: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over axis 0 of ``(reps, ...)`` replicates (linear interpolation)."""
+    alpha = 100 * (1 - level) / 2
+    low, high = np.percentile(replicates, [alpha, 100 - alpha], axis=0)
+    return low, high
+
+
+def _estimate(point: np.ndarray, replicates: np.ndarray, level: float) -> Estimate:
+    low, high = percentile_interval(replicates, level)
+    return Estimate(float(point), float(low), float(high))
+
+
+def interval(scores: np.ndarray, metric: Metric, key: object, reps: int = REPS, level: float = LEVEL) -> Estimate:
+    """``metric`` of ``(runs, tasks)`` scores with its stratified-bootstrap interval.
+
+    ``key`` names the estimate; it seeds the resampling, so the same data and key
+    always give the same interval.
+    """
+    scores = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(stable_seed("interval", key))
+    indices = stratified_indices(rng, *scores.shape, reps)
+    return _estimate(metric(scores), metric(resample(scores, indices)), level)
+
+
+def paired_replicates(x: np.ndarray, y: np.ndarray, key: object, reps: int = REPS) -> tuple[np.ndarray, np.ndarray]:
+    """Independent stratified resamples of two score matrices, ``(reps, runs, tasks)`` each."""
+    rng = np.random.default_rng(stable_seed("pair", key))
+    return (
+        resample(x, stratified_indices(rng, *x.shape, reps)),
+        resample(y, stratified_indices(rng, *y.shape, reps)),
+    )
+
+
+def difference(x: np.ndarray, y: np.ndarray, metric: Metric, key: object,
+               reps: int = REPS, level: float = LEVEL) -> Estimate:
+    """``metric(x) - metric(y)`` with an interval from independent stratified resamples."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    bx, by = paired_replicates(x, y, key, reps)
+    return _estimate(metric(x) - metric(y), metric(bx) - metric(by), level)
+
+
+def improvement(x: np.ndarray, y: np.ndarray, key: object, reps: int = REPS, level: float = LEVEL) -> Estimate:
+    """Probability of improvement of ``x`` over ``y`` with its bootstrap interval."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    bx, by = paired_replicates(x, y, key, reps)
+    return _estimate(probability_of_improvement(x, y), probability_of_improvement(bx, by), level)
+
+
+def curve_band(curves: np.ndarray, metric: Metric, key: object,
+               reps: int = 1000, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point and interval of ``metric`` over seeds at each x: ``(seeds, points) -> 3 x (points,)``."""
+    curves = np.asarray(curves, dtype=float)
+    per_point = curves.T[:, :, None]  # (points, seeds, 1): each x is a one-task matrix
+    rng = np.random.default_rng(stable_seed("curve", key))
+    indices = rng.integers(0, curves.shape[0], size=(reps, curves.shape[0]))
+    replicates = metric(curves[indices].transpose(0, 2, 1)[..., None])  # (reps, points)
+    low, high = percentile_interval(replicates, level)
+    return metric(per_point), low, high
+
+
+def profile(scores: np.ndarray, taus: np.ndarray, key: object,
+            reps: int = REPS, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Performance profile (score distribution) and its interval at each tau: 3 x ``(k,)``."""
+    scores = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(stable_seed("profile", key))
+    replicates = score_distribution(resample(scores, stratified_indices(rng, *scores.shape, reps)), taus)
+    low, high = percentile_interval(replicates, level)
+    return score_distribution(scores, taus), low, high
+
+
+def verdict(diff: Estimate) -> str:
+    """``better`` / ``worse`` when the interval of a difference excludes 0, else ``inconclusive``."""
+    if diff.low > 0:
+        return "better"
+    if diff.high < 0:
+        return "worse"
+    return "inconclusive"
+
+
+def seeds_needed(diff: Estimate, seeds: int, cap: int = 10_000) -> int | None:
+    """Seeds per side for the interval to exclude 0 if the observed effect is real.
+
+    The interval's half-width shrinks like 1/sqrt(n), so it needs
+    ``n * (half_width / |effect|)**2`` seeds; ``None`` when no effect was
+    observed (or the estimate exceeds ``cap``).
+    """
+    effect = abs(diff.point)
+    half = (diff.high - diff.low) / 2
+    if effect == 0 or not np.isfinite(half) or seeds < 1:
+        return None
+    needed = int(np.ceil(seeds * (half / effect) ** 2))
+    return max(needed, seeds + 1) if needed <= cap else None
