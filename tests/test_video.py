@@ -60,7 +60,8 @@ def test_downscale_averages_2x2_blocks():
     frame = np.arange(4 * 8 * 3, dtype=np.uint8).reshape(4, 8, 3)
     small = downscale(frame, max_width=4)
     assert small.shape == (2, 4, 3)
-    assert small[0, 0, 0] == round(np.mean([frame[0, 0, 0], frame[0, 1, 0], frame[1, 0, 0], frame[1, 1, 0]]))
+    assert [frame[0, 0, 0], frame[0, 1, 0], frame[1, 0, 0], frame[1, 1, 0]] == [0, 3, 24, 27]  # mean 13.5
+    assert small[0, 0, 0] == 14
     assert downscale(frame, max_width=8) is frame
 
 
@@ -79,11 +80,12 @@ def test_record_gif_stops_at_max_steps(cartpole, tmp_path):
 
 
 def test_record_gif_is_deterministic_and_follows_the_agent(cartpole, tmp_path):
-    first, _ = rollout_frames(BalancingAgent(), cartpole, 5, True, 1000, 4, 320)
-    again, _ = rollout_frames(BalancingAgent(), cartpole, 5, True, 1000, 4, 320)
-    short, _ = rollout_frames(ConstantAgent(), cartpole, 5, True, 1000, 4, 320)
+    first, long_return = rollout_frames(BalancingAgent(), cartpole, 5, True, 200, 4, 320)
+    again, _ = rollout_frames(BalancingAgent(), cartpole, 5, True, 200, 4, 320)
+    short, short_return = rollout_frames(ConstantAgent(), cartpole, 5, True, 200, 4, 320)
     assert len(first) == len(again) and all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert len(first) > 10 * len(short)
+    assert long_return == 200.0 and len(first) == 51
+    assert short_return == episode_length(ConstantAgent(), seed=5) and len(short) < 10
 
 
 def test_record_gif_needs_rgb_array(tmp_path):
@@ -99,15 +101,16 @@ def toy_registry() -> Registry:
     return Registry(make_plugin_manager(load_entrypoints=False, modules=["harness.testing.toy", "harness_shaping"]))
 
 
-@pytest.fixture
-def tracking_uri(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory) -> str:
+    """One store for the module: creating an MLflow SQLite store takes seconds."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
 
 
 def toy_spec(video: bool) -> RunSpec:
     evaluation = Evaluation(every=10_000, episodes=1, video=video).model_dump()
     return RunSpec(suite="replay-test", algorithm="toy.search", algorithm_label="toy.search", params={},
-                   env="CartPole-v1", env_label="CartPole-v1", env_kwargs={}, shaping="scaled",
+                   env="CartPole-v1", env_label="CartPole-v1", env_kwargs={"max_episode_steps": 80}, shaping="scaled",
                    shapers=[{"name": "scale", "params": {"factor": 0.5, "offset": 0.0}}],
                    seed=7, budget=600, evaluation=evaluation, device="cpu")
 
@@ -139,11 +142,12 @@ def test_replay_renders_the_stored_model_like_the_worker_did(toy_registry, track
     assert other.exists() and not math.isclose(other.stat().st_size, replayed.stat().st_size, rel_tol=0.0)
 
 
-def test_replay_of_an_unknown_run_fails_clearly(toy_registry, tracking_uri, tmp_path):
-    run_id = run_through_worker(toy_spec(video=False), tracking_uri, toy_registry)
+def test_replay_of_a_run_without_artifacts_fails_clearly(toy_registry, tracking_uri, tmp_path):
     from mlflow.tracking import MlflowClient
 
+    from harness.tracking import Tracker
+
     client = MlflowClient(tracking_uri=tracking_uri)
-    bare = client.create_run(client.get_run(run_id).info.experiment_id).info.run_id
+    bare = client.create_run(Tracker(tracking_uri).experiment_id("bare")).info.run_id
     with pytest.raises(ReplayError, match="cannot download spec.json"):
         replay(bare, tmp_path / "x.gif", tracking_uri=tracking_uri, registry=toy_registry)
