@@ -1,0 +1,212 @@
+"""The Ray executor: one Ray task per RunTask; worker Events come back through a mailbox actor.
+
+Same contract as the local executor (see :mod:`harness.executors`): exactly one
+``finished``/``failed`` event per started task, a kill after ``timeout +
+KILL_GRACE``, and Ctrl-C cancels everything and re-raises.  Workers log to
+MLflow themselves, so results land in the store exactly as with the local
+executor.  Ray is imported only when a suite runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.executors import KILL_GRACE
+from harness.worker import Event, RunTask
+from harness_ray.placement import Placement
+
+#: Driver environment variables that Ray workers get too (plugin list, MLflow settings).
+FORWARDED_ENV_PREFIXES = ("HARNESS_", "MLFLOW_")
+#: How often the driver collects events and checks timeouts.
+POLL_SECONDS = 0.2
+#: How long interrupted workers get to mark their runs KILLED before they are killed.
+INTERRUPT_WAIT = 10.0
+TERMINAL = ("finished", "failed")
+
+
+class Mailbox:
+    """A tiny actor the workers post Events to; the driver takes them in batches."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def put(self, event: Event) -> None:
+        self.events.append(event)
+
+    def take(self) -> list[Event]:
+        events, self.events = self.events, []
+        return events
+
+
+def run_in_worker(task: RunTask, mailbox: Any) -> None:
+    """Body of the Ray task: the same ``execute`` the local executor runs."""
+    import ray
+
+    from harness.worker import execute
+
+    execute(task, lambda event: ray.get(mailbox.put.remote(event)))
+
+
+@dataclass
+class _Slot:
+    task: RunTask
+    ref: Any
+    started: float | None = None
+    """When the first event of this task arrived (Ray may queue a task before it runs)."""
+    run_id: str | None = None
+    ended: bool = False
+
+
+class RayExecutor:
+    """Runs each task as a Ray task with ``cpus_per_run`` CPUs and, for GPU runs, ``gpus_per_run`` GPUs.
+
+    ``address``: a Ray cluster to join (``auto``, ``ray://host:10001``, ...); by default a
+    private local Ray is started with ``workers`` (else all) cores.  ``workers`` also caps
+    how many runs are in flight at once.  ``reuse_workers=False`` gives every run a fresh
+    Ray worker process (full isolation, but each run pays the imports again).
+    """
+
+    def __init__(self, workers: int | None = None, address: str | None = None, cpus_per_run: float = 1.0,
+                 gpus_per_run: float = 0.25, reuse_workers: bool = True):
+        if cpus_per_run <= 0:
+            raise ValueError(f"cpus_per_run must be positive (got {cpus_per_run})")
+        if not (0 < gpus_per_run <= 1 or float(gpus_per_run).is_integer() and gpus_per_run > 0):
+            raise ValueError(f"gpus_per_run must be in (0, 1] or a whole number (got {gpus_per_run})")
+        self.workers, self.address = workers, address
+        self.cpus_per_run, self.gpus_per_run = float(cpus_per_run), float(gpus_per_run)
+        self.reuse_workers = reuse_workers
+
+    def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
+        import ray
+
+        started_here = self._connect(ray)
+        mailbox = ray.remote(num_cpus=0)(Mailbox).remote()
+        try:
+            placement = Placement(self.cpus_per_run, self.gpus_per_run, ray.cluster_resources().get("GPU", 0.0))
+            _Session(ray, mailbox, self._remote(ray), placement, on_event).run(tasks, self.workers)
+        finally:
+            ray.kill(mailbox)
+            if started_here:
+                ray.shutdown()
+
+    def _connect(self, ray: Any) -> bool:
+        """Join ``address`` or start a private local Ray; False if Ray was already up."""
+        if ray.is_initialized():
+            return False
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False)
+        else:
+            cores = math.ceil(self.workers * self.cpus_per_run) if self.workers else os.cpu_count()
+            ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False)
+        return True
+
+    def _remote(self, ray: Any) -> Any:
+        """The Ray task, never retried (a retry would log a second MLflow run)."""
+        remote = ray.remote(max_retries=0, max_calls=0 if self.reuse_workers else 1)(run_in_worker)
+        env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+        return lambda task, mailbox, resources: remote.options(
+            **resources, **({"runtime_env": {"env_vars": env}} if env else {})).remote(task, mailbox)
+
+
+class _Session:
+    """One ``run`` call: submits tasks, relays events, enforces timeouts, handles Ctrl-C."""
+
+    def __init__(self, ray: Any, mailbox: Any, remote: Any, placement: Placement,
+                 on_event: Callable[[Event], None]):
+        self.ray, self.mailbox, self.remote, self.placement = ray, mailbox, remote, placement
+        self.on_event = on_event
+        self.active: dict[str, _Slot] = {}
+        self.interrupted = False
+
+    def run(self, tasks: Sequence[RunTask], limit: int | None) -> None:
+        pending = deque(tasks)
+        limit = limit or len(tasks)
+        try:
+            while pending or self.active:
+                while pending and len(self.active) < limit:
+                    self._submit(pending.popleft())
+                self._step(POLL_SECONDS)
+                self._enforce_timeouts()
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise
+
+    def _submit(self, task: RunTask) -> None:
+        problem = self.placement.infeasible(task.spec)
+        if problem:
+            self.on_event(Event("failed", task.run_key, message=problem))
+            return
+        ref = self.remote(task, self.mailbox, self.placement.resources(task.spec))
+        self.active[task.run_key] = _Slot(task, ref)
+
+    def _step(self, wait: float) -> None:
+        """Wait for tasks to end, relay queued events, then close the tasks that ended."""
+        refs = {slot.ref: key for key, slot in self.active.items()}
+        done = []
+        if refs:
+            done, _ = self.ray.wait(list(refs), num_returns=len(refs), timeout=wait, fetch_local=False)
+        self._relay()
+        for ref in done:
+            self._close(self.active.pop(refs[ref]))
+
+    def _relay(self) -> None:
+        for event in self.ray.get(self.mailbox.take.remote(), timeout=60):
+            slot = self.active.get(event.run_key)
+            if slot is None or slot.ended:
+                continue  # late words from a task already closed (e.g. killed at its timeout)
+            slot.started = slot.started or time.monotonic()
+            slot.run_id = slot.run_id or event.run_id
+            slot.ended = event.kind in TERMINAL
+            self.on_event(event)
+
+    def _close(self, slot: _Slot) -> None:
+        """The Ray task is over: if it sent no final event, say why it died."""
+        if slot.ended:
+            return
+        if self.interrupted:
+            self._fail(slot, "interrupted")
+            return
+        try:
+            self.ray.get(slot.ref)
+            reason = "worker ended without reporting a result"
+        except Exception as error:  # RayTaskError, WorkerCrashedError, TaskCancelledError, ...
+            reason = f"worker process died ({type(error).__name__}: {_first_line(error)})"
+        self._fail(slot, reason)
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for slot in self.active.values():
+            timeout = slot.task.spec.get("timeout")
+            if slot.ended or not timeout or slot.started is None:
+                continue
+            if now - slot.started > timeout + KILL_GRACE:
+                self.ray.cancel(slot.ref, force=True)
+                self._fail(slot, f"timeout: killed after {timeout:g} s")
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: KeyboardInterrupt in every task (workers mark their runs KILLED), then kill stragglers."""
+        self.interrupted = True
+        for slot in self.active.values():
+            self.ray.cancel(slot.ref, force=False)
+        deadline = time.monotonic() + INTERRUPT_WAIT
+        while self.active and time.monotonic() < deadline:
+            self._step(POLL_SECONDS)
+        for slot in self.active.values():
+            self.ray.cancel(slot.ref, force=True)
+            if not slot.ended:
+                self._fail(slot, "interrupted")
+
+    def _fail(self, slot: _Slot, message: str) -> None:
+        slot.ended = True
+        self.on_event(Event("failed", slot.task.run_key, slot.run_id, message=message))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else ""
