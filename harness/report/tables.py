@@ -148,20 +148,33 @@ def _as_frame(values: pd.Series | pd.DataFrame) -> pd.DataFrame:
 
 
 def normalisation(scored: Scored, infos: dict[str, EnvInfo], configs: pd.DataFrame) -> pd.DataFrame:
-    """Per (protocol, env): the score mapped to 0 (random policy) and to 1 (solved / baseline IQM)."""
+    """Per (protocol, env): the return mapped to 0 (random policy) and to 1 (solved / baseline IQM).
+
+    An environment is left out of the aggregate when either end is unknown or 1 is not above 0.
+    """
     rows = []
     for (protocol, env_label), runs in scored.runs.groupby(["eval_protocol", "env_label"], sort=True):
         info = infos.get(runs["env"].iloc[0], EnvInfo())
-        zero, zero_from = (info.random_score, "random policy") if info.random_score is not None else (0.0, "unknown: 0")
+        zero, zero_from = info.random_score, "random policy"
+        if zero is None:
+            zero, zero_from = _untrained(scored.curves, runs)
         one, one_from = info.solved_threshold, "solved threshold"
         if one is None:
             one, one_from = _baseline_iqm(runs, configs, protocol, env_label)
-        usable = one is not None and one != zero
+        usable = zero is not None and one is not None and one > zero
         rows.append({"eval_protocol": protocol, "env_label": env_label, "env": runs["env"].iloc[0],
                      "zero": zero, "zero_from": zero_from, "one": one, "one_from": one_from,
                      "used": usable})
     return pd.DataFrame(rows, columns=["eval_protocol", "env_label", "env", "zero", "zero_from", "one",
                                        "one_from", "used"])
+
+
+def _untrained(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[float | None, str]:
+    """Median step-0 evaluation return: the stand-in for a random policy when none is registered."""
+    first = curves[(curves["step"] == 0) & curves["run_id"].isin(set(runs["run_id"]))]["return_mean"].dropna()
+    if first.empty:
+        return None, "unknown (no random score, no step-0 evaluation)"
+    return float(first.median()), "median return at step 0 (no random score registered)"
 
 
 def _baseline_iqm(runs: pd.DataFrame, configs: pd.DataFrame, protocol: str, env_label: str):

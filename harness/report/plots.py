@@ -1,0 +1,141 @@
+"""Seaborn/matplotlib figures for the report, written as PNG files.
+
+Each function takes tables computed elsewhere (and, for curves, the runs'
+evaluation points), draws one figure and saves it; no statistics beyond
+interpolating curves onto a shared grid and calling :mod:`harness.report.stats`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from harness.report import stats  # noqa: E402
+from harness.report.tables import AGGREGATE_METRICS, ALL_ENVS  # noqa: E402
+
+GRID_POINTS = 60
+PNG_OPTIONS = {"format": "png", "dpi": 90, "metadata": {"Software": None}}
+
+
+def palette(labels: list[str]) -> dict[str, tuple]:
+    """One stable colour per configuration label."""
+    colours = sns.color_palette("colorblind" if len(labels) <= 10 else "husl", len(labels))
+    return dict(zip(labels, colours, strict=True))
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, **PNG_OPTIONS)
+    plt.close(fig)
+    return path
+
+
+def _style():
+    return sns.axes_style("whitegrid")
+
+
+def _interpolated(curves: pd.DataFrame, x: str, grid: np.ndarray) -> np.ndarray:
+    """Each run's eval return at ``grid`` points of column ``x``: ``(runs, points)``."""
+    rows = []
+    for _, run in curves.groupby("run_id", sort=True):
+        run = run.dropna(subset=[x, "return_mean"]).sort_values(x)
+        if len(run):
+            rows.append(np.interp(grid, run[x].to_numpy(float), run["return_mean"].to_numpy(float)))
+    return np.array(rows)
+
+
+def learning_curves(curves: pd.DataFrame, labels: pd.Series, colours: dict[str, tuple], title: str,
+                    threshold: float | None, path: Path) -> Path:
+    """IQM of evaluation return over seeds with its 95% band, against env steps and wall time.
+
+    ``curves``: eval points of one environment's runs; ``labels``: run_id -> configuration label.
+    """
+    with _style():
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+        for ax, x, xlabel in ((axes[0], "step", "environment steps"), (axes[1], "elapsed", "wall time (s)")):
+            for label in sorted(set(labels)):
+                runs = curves[curves["run_id"].isin(set(labels.index[labels == label]))]
+                end = runs.groupby("run_id")[x].max().max()
+                if not np.isfinite(end) or end <= 0:
+                    continue
+                grid = np.linspace(0, end, GRID_POINTS)
+                matrix = _interpolated(runs, x, grid)
+                point, low, high = stats.curve_band(matrix, stats.iqm, (title, label, x))
+                ax.plot(grid, point, color=colours[label], label=f"{label} (n={len(matrix)})", lw=1.6)
+                ax.fill_between(grid, low, high, color=colours[label], alpha=0.2, lw=0)
+            if threshold is not None:
+                ax.axhline(threshold, color="0.3", ls="--", lw=1)
+            ax.set_xlabel(xlabel)
+        axes[0].set_ylabel("eval return (IQM, 95% CI)")
+        axes[0].legend(fontsize=8, loc="best")
+        fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def interval_estimates(aggregates: pd.DataFrame, colours: dict[str, tuple], path: Path) -> Path:
+    """Aggregate metrics of normalised scores, one panel per metric, with 95% intervals."""
+    labels = aggregates["label"].tolist()
+    with _style():
+        fig, axes = plt.subplots(1, len(AGGREGATE_METRICS), figsize=(12, 0.45 * len(labels) + 1.4), sharey=True)
+        for ax, name in zip(axes, AGGREGATE_METRICS, strict=True):
+            for y, (_, row) in enumerate(aggregates.iterrows()):
+                colour = colours[row["label"]]
+                ax.plot([row[f"{name} low"], row[f"{name} high"]], [y, y], color=colour, lw=6, alpha=0.6,
+                        solid_capstyle="butt")
+                ax.plot([row[name]], [y], marker="|", color="black", ms=14)
+            ax.set_title(name)
+            ax.set_yticks(range(len(labels)), labels)
+            ax.set_xlabel("normalised score")
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def performance_profiles(matrices: dict[str, np.ndarray], colours: dict[str, tuple], path: Path) -> Path:
+    """Fraction of runs above each normalised score tau, with 95% bands."""
+    values = np.concatenate([m.ravel() for m in matrices.values()])
+    taus = np.linspace(min(0.0, values.min()), max(1.2, values.max()), 81)
+    with _style():
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for label, matrix in matrices.items():
+            point, low, high = stats.profile(matrix, taus, ("profile", label))
+            ax.plot(taus, point, color=colours[label], label=label, lw=1.6)
+            ax.fill_between(taus, low, high, color=colours[label], alpha=0.2, lw=0)
+        ax.set_xlabel("normalised score τ")
+        ax.set_ylabel("fraction of runs with score > τ")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def improvement(comparisons: pd.DataFrame, path: Path, limit: int = 40) -> Path:
+    """P(candidate > reference) with 95% intervals, aggregated comparisons first."""
+    rows = comparisons.dropna(subset=["poi"]).copy()
+    rows["_first"] = rows["env_label"] != ALL_ENVS
+    rows = rows.sort_values(["_first", "kind", "env_label", "algorithm_label", "shaping"]).head(limit)
+    names = [f"{r.algorithm_label} [{r.shaping}] vs {r.reference} — {r.env_label}" for r in rows.itertuples()]
+    colours = {"better": "#1b9e77", "worse": "#d95f02", "inconclusive": "#7570b3"}
+    with _style():
+        fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.3))
+        for y, row in enumerate(rows.itertuples()):
+            colour = colours.get(row.verdict, "grey")
+            ax.plot([row.poi_low, row.poi_high], [y, y], color=colour, lw=6, alpha=0.6, solid_capstyle="round")
+            ax.plot([row.poi], [y], marker="o", color=colour, mec="black", ms=6)
+        for verdict, colour in colours.items():
+            ax.plot([], [], color=colour, lw=6, alpha=0.6, label=f"IQM difference: {verdict}")
+        ax.axvline(0.5, color="0.3", ls="--", lw=1)
+        ax.set_yticks(range(len(rows)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(-0.03, 1.03)
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_xlabel("probability of improvement over the reference (95% CI)")
+        fig.tight_layout()
+        return _save(fig, path)
