@@ -1,0 +1,110 @@
+"""A2C: synchronous advantage actor-critic (Mnih et al. 2016), one gradient step per short rollout.
+
+With ``gae_lambda = 1`` the advantages are n-step returns minus the value
+(bootstrapped at the rollout's end); smaller lambdas give GAE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch.nn import functional as F
+
+from harness.api import RunContext, StepCallback
+from harness_algos.common import param
+from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
+
+
+@dataclass
+class Params(RolloutParams):
+    n_steps: int = param(5, "steps per environment in each rollout (the n of n-step returns)")
+    gae_lambda: float = param(1.0, "GAE lambda (1.0 gives n-step returns)")
+    optimizer: Literal["rmsprop", "adam"] = param("rmsprop", "optimiser")
+    learning_rate: float = param(7e-4, "learning rate")
+    anneal_lr: bool = param(False, "decay the learning rate linearly to 0 over the budget")
+    rms_alpha: float = param(0.99, "RMSprop smoothing constant")
+    eps: float = param(1e-5, "optimiser epsilon")
+    ent_coef: float = param(0.0, "entropy bonus coefficient")
+    vf_coef: float = param(0.5, "value loss coefficient")
+    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)")
+    normalize_advantage: bool = param(False, "standardise advantages over each rollout")
+
+
+# rl-zoo3 hyperparams/a2c.yml; its `normalize: true` (VecNormalize) = normalize_obs + scale_rewards.
+ZOO = {
+    "CartPole-v1": dict(n_envs=8, ent_coef=0.0),
+    "Acrobot-v1": dict(normalize_obs=True, scale_rewards=True, n_envs=16, ent_coef=0.0),
+    "LunarLander-v3": dict(n_envs=8, gamma=0.995, n_steps=5, learning_rate=0.00083, anneal_lr=True, ent_coef=1e-5),
+    # zoo's Pendulum entry also uses gSDE, which this agent does not have.
+    "Pendulum-v1": dict(normalize_obs=True, scale_rewards=True, n_envs=8, n_steps=8, gae_lambda=0.9, vf_coef=0.4,
+                        learning_rate=7e-4, anneal_lr=True, init_log_std=-2.0),
+}
+
+presets = {"default": {"*": {}}, "zoo": ZOO}
+
+
+class A2CAgent(VecAgent):
+    params: Params
+
+    def __init__(self, params: Params, ctx: RunContext):
+        super().__init__(params, ctx)
+        parameters = self.model.parameters()
+        if params.optimizer == "rmsprop":
+            self.optimizer = torch.optim.RMSprop(parameters, lr=params.learning_rate, alpha=params.rms_alpha,
+                                                 eps=params.eps, foreach=True)
+        else:
+            self.optimizer = torch.optim.Adam(parameters, lr=params.learning_rate, eps=params.eps, foreach=True)
+
+    def learn(self, total_steps: int, callback: StepCallback) -> None:
+        for progress in self.budget(total_steps):
+            # 1. rollout: n_steps vectorised steps with the current policy
+            self.collect()
+            # 2. advantage estimation: n-step returns / GAE, truncated episodes bootstrapped
+            data = self.batch()
+            # 3. update: one gradient step on policy gradient + value + entropy losses
+            metrics = self.update(data, 1.0 - progress)
+            # 4. logging
+            if not callback(self.env_steps, metrics):
+                return
+
+    def update(self, data: Batch, remaining: float) -> dict[str, float]:
+        p, model, head = self.params, self.model, self.model.head
+        lr = p.learning_rate * (remaining if p.anneal_lr else 1.0)
+        set_learning_rate(self.optimizer, lr)
+        advantages = data.advantages
+        if p.normalize_advantage:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+        dist = model.dist(data.obs)
+        policy_loss = -(advantages * head.log_prob(dist, data.actions)).mean()
+        v_loss = F.mse_loss(model.value(data.obs), data.returns)
+        entropy = head.entropy(dist).mean()
+        loss = policy_loss + p.vf_coef * v_loss - p.ent_coef * entropy
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.grad_norm(p.max_grad_norm)
+        self.optimizer.step()
+
+        policy_loss, v_loss, entropy = torch.stack([policy_loss, v_loss, entropy]).tolist()
+        return {
+            "loss/policy": policy_loss,
+            "loss/value": v_loss,
+            "loss/entropy": -entropy,
+            "policy/entropy": entropy,
+            "policy/learning_rate": lr,
+            "value/explained_variance": explained_variance(data.values, data.returns),
+        }
+
+
+def make_agent(params: Params, ctx: RunContext) -> A2CAgent:
+    return A2CAgent(params, ctx)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> A2CAgent:
+    agent = A2CAgent(params, ctx)
+    agent.load(path)
+    return agent

@@ -1,0 +1,151 @@
+"""PPO: clipped surrogate, GAE, value loss, entropy bonus, minibatch epochs (Schulman et al. 2017).
+
+The PPO-max stabilisers of MOSS-RLHF (Zheng et al. 2023) are options:
+reward scaling, advantage normalisation, value clipping, gradient clipping,
+observation normalisation; plus learning-rate / clip-range annealing and a
+target-KL early stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from harness.api import RunContext, StepCallback
+from harness_algos.common import param
+from harness_algos.onpolicy import (
+    Batch,
+    RolloutParams,
+    VecAgent,
+    explained_variance,
+    minibatches,
+    set_learning_rate,
+)
+
+
+@dataclass
+class Params(RolloutParams):
+    learning_rate: float = param(3e-4, "Adam learning rate")
+    anneal_lr: bool = param(False, "decay the learning rate linearly to 0 over the budget")
+    adam_eps: float = param(1e-5, "Adam epsilon")
+    n_epochs: int = param(10, "passes over each rollout")
+    batch_size: int = param(256, "minibatch size (rows of n_steps * n_envs)")
+    clip_range: float = param(0.2, "policy ratio clip range epsilon")
+    anneal_clip: bool = param(False, "decay the clip range linearly to 0 over the budget")
+    clip_value: float | None = param(None, "value clipping range around the rollout's values (None: off)")
+    ent_coef: float = param(0.0, "entropy bonus coefficient")
+    vf_coef: float = param(0.5, "value loss coefficient")
+    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)")
+    normalize_advantage: bool = param(True, "standardise advantages over each rollout")
+    target_kl: float | None = param(None, "stop the epochs of an update once approx KL exceeds this")
+
+
+# rl-zoo3 hyperparams/ppo.yml; its `normalize: true` (VecNormalize) = normalize_obs + scale_rewards.
+ZOO = {
+    "CartPole-v1": dict(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
+                        ent_coef=0.0, learning_rate=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True),
+    "Acrobot-v1": dict(normalize_obs=True, scale_rewards=True, n_envs=16, n_steps=256, batch_size=64,
+                       gae_lambda=0.94, gamma=0.99, n_epochs=4, ent_coef=0.0),
+    "Pendulum-v1": dict(n_envs=4, n_steps=1024, batch_size=64, gae_lambda=0.95, gamma=0.9, n_epochs=10,
+                        ent_coef=0.0, learning_rate=1e-3, clip_range=0.2),
+    "LunarLander-v3": dict(n_envs=16, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
+                           ent_coef=0.01),
+}
+
+presets = {"default": {"*": {}}, "zoo": ZOO}
+
+
+def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip: float) -> torch.Tensor:
+    """PPO's policy loss: -mean(min(r A, clip(r, 1-eps, 1+eps) A))."""
+    return -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
+
+
+def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
+               clip: float | None) -> torch.Tensor:
+    """Squared error to the returns; with ``clip``, the worse of clipped and unclipped (PPO-max)."""
+    if clip is None:
+        return F.mse_loss(values, returns)
+    clipped = old_values + (values - old_values).clamp(-clip, clip)
+    return torch.max((values - returns).square(), (clipped - returns).square()).mean()
+
+
+class PPOAgent(VecAgent):
+    params: Params
+
+    def __init__(self, params: Params, ctx: RunContext):
+        super().__init__(params, ctx)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.learning_rate,
+                                          eps=params.adam_eps, foreach=True)
+
+    def learn(self, total_steps: int, callback: StepCallback) -> None:
+        for progress in self.budget(total_steps):
+            # 1. rollout: n_steps vectorised steps with the current policy
+            self.collect()
+            # 2. advantage estimation: GAE(lambda), truncated episodes bootstrapped
+            data = self.batch()
+            # 3. update: n_epochs of minibatch steps on the clipped surrogate
+            metrics = self.update(data, 1.0 - progress)
+            # 4. logging (the harness adds time/* and episode returns)
+            if not callback(self.env_steps, metrics):
+                return
+
+    def update(self, data: Batch, remaining: float) -> dict[str, float]:
+        p = self.params
+        lr = p.learning_rate * (remaining if p.anneal_lr else 1.0)
+        clip = p.clip_range * (remaining if p.anneal_clip else 1.0)
+        set_learning_rate(self.optimizer, lr)
+        if p.normalize_advantage:
+            adv = data.advantages
+            data = data._replace(advantages=(adv - adv.mean()) / (adv.std() + 1e-8))
+        stats = []
+        for index in minibatches(len(data.obs), p.batch_size, p.n_epochs, self.device):
+            loss, mb_stats = self.loss(data.take(index), clip)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.grad_norm(p.max_grad_norm)
+            self.optimizer.step()
+            stats.append(mb_stats)
+            if p.target_kl is not None and mb_stats[3].item() > p.target_kl:
+                break  # the policy moved far enough for this rollout
+        policy_loss, v_loss, entropy, approx_kl, clipped = torch.stack(stats).mean(0).tolist()
+        return {
+            "loss/policy": policy_loss,
+            "loss/value": v_loss,
+            "loss/entropy": -entropy,
+            "loss/approx_kl": approx_kl,
+            "loss/clip_fraction": clipped,
+            "policy/entropy": entropy,
+            "policy/learning_rate": lr,
+            "policy/clip_range": clip,
+            "policy/minibatches": float(len(stats)),
+            "value/explained_variance": explained_variance(data.values, data.returns),
+        }
+
+    def loss(self, mb: Batch, clip: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The minibatch's PPO loss and its detached [policy, value, entropy, approx KL, clip fraction]."""
+        p, model, head = self.params, self.model, self.model.head
+        dist = model.dist(mb.obs)
+        log_ratio = head.log_prob(dist, mb.actions) - mb.logp
+        ratio = log_ratio.exp()
+        policy_loss = clipped_surrogate(ratio, mb.advantages, clip)
+        v_loss = value_loss(model.value(mb.obs), mb.values, mb.returns, p.clip_value)
+        entropy = head.entropy(dist).mean()
+        loss = policy_loss + p.vf_coef * v_loss - p.ent_coef * entropy
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean()  # the k3 estimator of KL(old || new)
+            clipped = ((ratio - 1).abs() > clip).float().mean()
+            stats = torch.stack([policy_loss, v_loss, entropy, approx_kl, clipped])
+        return loss, stats
+
+
+def make_agent(params: Params, ctx: RunContext) -> PPOAgent:
+    return PPOAgent(params, ctx)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> PPOAgent:
+    agent = PPOAgent(params, ctx)
+    agent.load(path)
+    return agent
