@@ -1,0 +1,178 @@
+"""DQN: experience replay, a target network, double-DQN targets and a Huber loss.
+
+Mnih et al. 2015 (Nature) and van Hasselt et al. 2016 (double DQN). Written only
+against ``harness.api``: the module is the algorithm implementation object.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from harness.api import RunContext, StepCallback
+from harness_algos.offpolicy_nets import mlp, polyak_update
+from harness_algos.replay import LOG_EVERY, MetricMeans, ReplayBuffer, UpdateClock, linear_schedule, real_next_obs
+
+
+@dataclass
+class Params:
+    """DQN hyperparameters (defaults follow stable-baselines3's DQN, except ``double_q``)."""
+
+    learning_rate: float = field(default=1e-4, metadata={"doc": "Adam step size."})
+    buffer_size: int = field(default=1_000_000, metadata={"doc": "Replay buffer capacity in transitions."})
+    learning_starts: int = field(default=100, metadata={"doc": "Env steps of uniformly random actions before the first update."})
+    batch_size: int = field(default=32, metadata={"doc": "Transitions per gradient step."})
+    gamma: float = field(default=0.99, metadata={"doc": "Discount factor."})
+    train_freq: int = field(default=4, metadata={"doc": "Env steps (summed over envs) between two rounds of updates."})
+    gradient_steps: int = field(default=1, metadata={"doc": "Gradient steps per round of updates."})
+    target_update_interval: int = field(default=10_000, metadata={"doc": "Env steps between target-network updates."})
+    tau: float = field(default=1.0, metadata={"doc": "Target update weight: 1 copies the online net, < 1 is a Polyak average."})
+    exploration_fraction: float = field(default=0.1, metadata={"doc": "Fraction of the budget over which epsilon decays linearly."})
+    exploration_initial_eps: float = field(default=1.0, metadata={"doc": "Epsilon at the start of training."})
+    exploration_final_eps: float = field(default=0.05, metadata={"doc": "Epsilon after the decay (also used by act(deterministic=False))."})
+    double_q: bool = field(default=True, metadata={"doc": "Double DQN: the online net picks the next action, the target net values it."})
+    max_grad_norm: float = field(default=10.0, metadata={"doc": "Gradient norm clip."})
+    hidden_sizes: tuple[int, ...] = field(default=(64, 64), metadata={"doc": "Hidden layer widths of the Q-network."})
+    n_envs: int = field(default=1, metadata={"doc": "Training environments stepped together."})
+
+
+#: CartPole / Acrobot values from rl-baselines3-zoo hyperparams/dqn.yml (both "tuned" there).
+_ZOO_CLASSIC = dict(learning_rate=2.5e-4, batch_size=512, buffer_size=100_000, learning_starts=0, gamma=0.99,
+                    target_update_interval=5000, train_freq=16, gradient_steps=4,
+                    exploration_fraction=0.06, exploration_final_eps=0.11)
+presets = {"default": {"*": {}, "CartPole-v1": _ZOO_CLASSIC, "Acrobot-v1": _ZOO_CLASSIC}}
+
+
+def td_target(rewards: torch.Tensor, terminated: torch.Tensor, gamma: float,
+              q_next_target: torch.Tensor, q_next_online: torch.Tensor | None = None) -> torch.Tensor:
+    """``r + gamma * (1 - terminated) * Q_target(s', a*)``; shapes ``(B,)`` and ``(B, n_actions)``.
+
+    ``a*`` is the argmax of ``q_next_online`` (double DQN) or, when that is
+    None, of ``q_next_target`` itself. Truncated episodes have
+    ``terminated = 0`` and so still bootstrap.
+    """
+    chooser = q_next_target if q_next_online is None else q_next_online
+    best = chooser.argmax(dim=1, keepdim=True)
+    return rewards + gamma * (1.0 - terminated) * q_next_target.gather(1, best).squeeze(1)
+
+
+class DQNAgent:
+    """Epsilon-greedy Q-learning from a replay buffer, over ``n_envs`` vectorised envs."""
+
+    def __init__(self, params: Params, ctx: RunContext):
+        self.p, self.device = params, torch.device(ctx.device)
+        self.envs = ctx.make_vec_env(params.n_envs)
+        obs_space, action_space = self.envs.single_observation_space, self.envs.single_action_space
+        if not hasattr(action_space, "n"):
+            raise TypeError(f"dqn needs a Discrete action space; {ctx.env_name} has {action_space}")
+        self.n_actions, obs_dim = int(action_space.n), int(np.prod(obs_space.shape))
+        self.q = mlp([obs_dim, *params.hidden_sizes, self.n_actions]).to(self.device)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=params.learning_rate)
+        self.rng = np.random.default_rng(ctx.seed)  # exploration and replay sampling
+        self.act_rng = np.random.default_rng([ctx.seed, 1])  # act(deterministic=False) during evaluation
+        self.buffer = ReplayBuffer(params.buffer_size, (obs_dim,), (), np.int64, self.rng, self.device)
+        self.epsilon = params.exploration_initial_eps
+        self.steps = 0
+        self._obs: np.ndarray | None = None
+
+    def learn(self, total_steps: int, callback: StepCallback) -> None:
+        """Train for ``total_steps`` env steps, reporting to ``callback`` after every vector step."""
+        p, n = self.p, self.p.n_envs
+        obs = self._obs if self._obs is not None else self._flat(self.envs.reset()[0])
+        clock = UpdateClock(p.train_freq, p.gradient_steps, p.learning_starts)
+        means, no_metrics = MetricMeans(), {}
+        start, end = self.steps, self.steps + total_steps
+        next_target_update, next_log = start + p.target_update_interval, start + LOG_EVERY
+        while self.steps < end:
+            # act: epsilon-greedy, uniformly random until learning starts
+            progress = (self.steps - start) / total_steps
+            self.epsilon = linear_schedule(p.exploration_initial_eps, p.exploration_final_eps,
+                                           p.exploration_fraction, progress)
+            actions = self._explore(obs)
+
+            # step; store the real last observation of finished episodes, bootstrap on truncation
+            next_obs, rewards, terminated, _truncated, infos = self.envs.step(actions)
+            next_obs = self._flat(next_obs)
+            self.buffer.add(obs, actions, rewards, self._flat(real_next_obs(next_obs, infos)), terminated)
+            obs = next_obs
+            self.steps += n
+
+            # update the online net, then the target net on its own clock
+            for _ in range(clock.due(self.steps, n)):
+                means.add(self._update())
+            if self.steps >= next_target_update:
+                polyak_update(self.q_target, self.q, p.tau)
+                next_target_update += p.target_update_interval
+
+            # log
+            metrics = no_metrics
+            if self.steps >= next_log:
+                metrics = {**means.pop(), "policy/epsilon": self.epsilon}
+                next_log += LOG_EVERY
+            if not callback(self.steps, metrics):
+                break
+        self._obs = obs
+
+    def _flat(self, obs: np.ndarray) -> np.ndarray:
+        return obs.reshape(len(obs), -1)
+
+    def _explore(self, obs: np.ndarray) -> np.ndarray:
+        """One action per env: random with probability epsilon (always before learning starts)."""
+        n = len(obs)
+        random_actions = self.rng.integers(self.n_actions, size=n)
+        use_random = self.rng.random(n) < self.epsilon
+        if self.steps < self.p.learning_starts or use_random.all():
+            return random_actions
+        return np.where(use_random, random_actions, self._greedy(obs))
+
+    def _greedy(self, obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            q = self.q(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+        return q.argmax(dim=1).cpu().numpy()
+
+    def _update(self) -> dict[str, torch.Tensor]:
+        """One gradient step on the Huber TD error of a sampled batch."""
+        p, batch = self.p, self.buffer.sample(self.p.batch_size)
+        with torch.no_grad():
+            q_next_online = self.q(batch.next_obs) if p.double_q else None
+            target = td_target(batch.rewards, batch.terminated, p.gamma, self.q_target(batch.next_obs), q_next_online)
+        q = self.q(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+        loss = F.smooth_l1_loss(q, target)
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.q.parameters(), p.max_grad_norm)
+        self.optimizer.step()
+        return {"loss/td": loss, "q/mean": q.mean()}
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> int:
+        """Greedy action for one observation (epsilon-greedy with the final epsilon if not deterministic)."""
+        if not deterministic and self.act_rng.random() < self.p.exploration_final_eps:
+            return int(self.act_rng.integers(self.n_actions))
+        return int(self._greedy(np.asarray(obs, dtype=np.float32).reshape(1, -1))[0])
+
+    def save(self, path: Path) -> None:
+        torch.save({"q": self.q.state_dict(), "q_target": self.q_target.state_dict()}, Path(path) / "dqn.pt")
+
+    def load(self, path: Path) -> None:
+        state = torch.load(Path(path) / "dqn.pt", map_location=self.device)
+        self.q.load_state_dict(state["q"])
+        self.q_target.load_state_dict(state["q_target"])
+
+
+def make_agent(params: Params, ctx: RunContext) -> DQNAgent:
+    return DQNAgent(params, ctx)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> DQNAgent:
+    agent = DQNAgent(params, ctx)
+    agent.load(path)
+    return agent
+
+
+

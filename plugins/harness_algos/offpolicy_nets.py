@@ -1,0 +1,72 @@
+"""Small networks for the off-policy agents: an MLP, a tanh actor and a critic ensemble."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers of ``sizes[0] -> ... -> sizes[-1]`` with ``activation`` between them."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Deterministic policy ``obs -> action`` in the scaled box ``[-1, 1]^act_dim``."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]):
+        super().__init__()
+        self.net = mlp([obs_dim, *hidden, act_dim])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+
+class EnsembleLinear(nn.Module):
+    """``n`` independent linear layers applied in one batched matmul: ``(n, B, in) -> (n, B, out)``."""
+
+    def __init__(self, n: int, in_features: int, out_features: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(n, 1, out_features))
+        bound = 1.0 / math.sqrt(in_features)  # the range nn.Linear's default init draws from
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class Critics(nn.Module):
+    """``n`` Q-functions ``Q_i(obs, action)`` evaluated together; returns shape ``(n, B)``.
+
+    One batched network instead of ``n`` separate ones: TD3's twin critics cost
+    the same number of kernel launches as DDPG's single critic.
+    """
+
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: Sequence[int]):
+        super().__init__()
+        sizes = [obs_dim + act_dim, *hidden, 1]
+        self.n = n
+        self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, action], dim=-1).expand(self.n, -1, -1)
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x).squeeze(-1)
+
+
+def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """``target <- (1 - tau) * target + tau * source``, parameter by parameter (``tau=1``: copy)."""
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters()):
+            t.lerp_(s, tau)

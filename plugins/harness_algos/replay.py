@@ -1,0 +1,120 @@
+"""Replay buffer and the small bookkeeping pieces the off-policy agents share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+#: Training scalars go to the harness callback every this many env steps.
+LOG_EVERY = 1000
+
+
+class Batch(NamedTuple):
+    """A sampled minibatch; every field has leading dimension ``batch_size``."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    next_obs: torch.Tensor
+    terminated: torch.Tensor
+    """1.0 where the episode really ended (no bootstrap); 0.0 also on time-limit truncation."""
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions in preallocated numpy arrays, sampled uniformly."""
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...],
+                 action_dtype: Any, rng: np.random.Generator, device: str | torch.device = "cpu"):
+        self.capacity, self.rng, self.device = capacity, rng, torch.device(device)
+        self.obs = np.zeros((capacity, *obs_shape), np.float32)
+        self.next_obs = np.zeros((capacity, *obs_shape), np.float32)
+        self.actions = np.zeros((capacity, *action_shape), action_dtype)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.terminated = np.zeros(capacity, np.float32)
+        self.pos = 0
+        self.size = 0
+
+    def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+            next_obs: np.ndarray, terminated: np.ndarray) -> None:
+        """Store a batch of ``n`` transitions (one per env), overwriting the oldest when full."""
+        n = len(obs)
+        idx = slice(self.pos, self.pos + n) if self.pos + n <= self.capacity else \
+            np.arange(self.pos, self.pos + n) % self.capacity
+        self.obs[idx] = obs
+        self.actions[idx] = actions
+        self.rewards[idx] = rewards
+        self.next_obs[idx] = next_obs
+        self.terminated[idx] = terminated
+        self.pos = (self.pos + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> Batch:
+        """``batch_size`` transitions drawn uniformly with replacement, as tensors on the device."""
+        idx = self.rng.integers(0, self.size, batch_size)
+        fields = (self.obs, self.actions, self.rewards, self.next_obs, self.terminated)
+        return Batch(*(torch.from_numpy(f[idx]).to(self.device, non_blocking=True) for f in fields))
+
+
+def real_next_obs(next_obs: np.ndarray, infos: Mapping[str, Any]) -> np.ndarray:
+    """The observations each env really reached: ``final_obs`` where it just autoreset.
+
+    Vector envs (same-step autoreset) return the first observation of the next
+    episode; the TD target needs the last one of the finished episode.
+    """
+    done = infos.get("_final_obs")
+    if done is None or not done.any():
+        return next_obs
+    real = next_obs.copy()
+    for i in np.flatnonzero(done):
+        real[i] = infos["final_obs"][i]
+    return real
+
+
+def linear_schedule(start: float, end: float, fraction: float, progress: float) -> float:
+    """``start`` moving linearly to ``end`` over the first ``fraction`` of training, then ``end``."""
+    if fraction <= 0:
+        return end
+    return start + (end - start) * min(progress / fraction, 1.0)
+
+
+class UpdateClock:
+    """Turns env steps into gradient steps: ``gradient_steps`` per ``train_freq`` env steps.
+
+    Counts in env steps (not vector steps), so the update-to-data ratio does not
+    change with the number of envs; nothing is due before ``learning_starts``.
+    """
+
+    def __init__(self, train_freq: int, gradient_steps: int, learning_starts: int):
+        self.train_freq, self.gradient_steps, self.learning_starts = train_freq, gradient_steps, learning_starts
+        self.pending = 0
+
+    def due(self, step: int, new_steps: int) -> int:
+        """Gradient steps to take now, after ``new_steps`` more env steps (``step`` in total)."""
+        if step < self.learning_starts:
+            return 0
+        self.pending += new_steps
+        rounds, self.pending = divmod(self.pending, self.train_freq)
+        return rounds * self.gradient_steps
+
+
+class MetricMeans:
+    """Averages training scalars between two reports, without a device sync per update."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: Mapping[str, torch.Tensor]) -> None:
+        for key, value in values.items():
+            value = value.detach()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        """The means since the last call; empty when nothing was added."""
+        means = {key: float(value) / self.counts[key] for key, value in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
