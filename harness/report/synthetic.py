@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,8 @@ def tags_of(run: FakeRun, suite: str) -> dict[str, str]:
 
 def log_run(client: Any, experiment_id: str, run: FakeRun, suite: str = "synthetic") -> str:
     """Create one MLflow run with tags, params and metrics like the worker's; return its id."""
-    created = client.create_run(experiment_id, tags=tags_of(run, suite))
-    run_id = created.info.run_id
+    run_id = client.create_run(experiment_id).info.run_id
+    tags = [RunTag(k, v) for k, v in tags_of(run, suite).items()]
     steps, returns = curve(run)
     now = int(time.time() * 1000)
     metrics = []
@@ -90,7 +91,9 @@ def log_run(client: Any, experiment_id: str, run: FakeRun, suite: str = "synthet
                     Metric("train/episode_return", value - 1, now, step), Metric("loss/policy", 0.1, now, step)]
     params = [Param("seed", str(run.seed)), Param("budget", str(run.budget)), Param("eval.video", "False")]
     for i in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[i : i + 1000], params=params if i == 0 else [])
+        first = i == 0
+        client.log_batch(run_id, metrics=metrics[i : i + 1000], params=params if first else [],
+                         tags=tags if first else [])
     if run.status != "RUNNING":
         client.set_terminated(run_id, run.status)
     return run_id
@@ -115,3 +118,76 @@ def grid(algorithms: dict[str, tuple[float, str]], envs: dict[str, tuple[float, 
                     runs.append(FakeRun(label, env, seed, level, start=low, shaping=shaping, baseline=baseline,
                                         noise=0.05 * (high - low), **kwargs))
     return runs
+
+
+ENV_INFO = {"CartPole-v1": (22.0, 475.0), "Acrobot-v1": (-500.0, -100.0)}
+"""Random score and solved threshold the demo registers for its environments."""
+
+
+def demo_runs(seeds: int = 4) -> list[FakeRun]:
+    """A small experiment with a baseline, a clear winner, a close call, a shaping, and trouble.
+
+    sb3.ppo is the baseline; ppo beats it; a2c is close to it; ppo also runs with
+    ``potential`` shaping against ``none``.  One a2c run FAILED, one ppo run is
+    still RUNNING and one sb3.ppo run used another evaluation protocol.
+    """
+    envs = {"CartPole-v1": (20.0, 500.0), "Acrobot-v1": (-500.0, -70.0)}
+    runs = grid({"sb3.ppo": (0.55, ""), "ppo": (0.9, "sb3.ppo"), "a2c": (0.5, "sb3.ppo")}, envs, seeds,
+                shapings=("none",), baseline_shaping="none", points=10)
+    runs += grid({"ppo": (0.8, "sb3.ppo")}, envs, seeds, shapings=("potential",), baseline_shaping="none",
+                 points=10)
+    runs.append(FakeRun("a2c", "CartPole-v1", seeds, 150.0, start=20.0, baseline="sb3.ppo", baseline_shaping="none",
+                        status="FAILED", error="RunFailure: <script>alert('x')</script> | **boom**", points=10))
+    runs.append(FakeRun("ppo", "Acrobot-v1", seeds, -90.0, start=-500.0, baseline="sb3.ppo",
+                        baseline_shaping="none", status="RUNNING", points=10))
+    runs.append(FakeRun("sb3.ppo", "CartPole-v1", 0, 300.0, start=20.0, baseline_shaping="none",
+                        protocol="every=1000;episodes=5;deterministic", points=10))
+    return runs
+
+
+_CACHE: dict[str, Path] = {}
+
+
+def _cached_copy(key: str, folder: Path, make: Any) -> Path:
+    """``folder/mlflow.db`` copied from a per-process template built once by ``make(path)``."""
+    import shutil
+    import tempfile
+
+    if key not in _CACHE:
+        template = Path(tempfile.mkdtemp(prefix=f"harness-{key}-")) / "mlflow.db"
+        make(template)
+        _CACHE[key] = template
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_CACHE[key], folder / "mlflow.db")
+    return folder / "mlflow.db"
+
+
+def _migrate(path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+
+
+def empty_store(folder: Path) -> str:
+    """A new, already migrated SQLite store in ``folder`` (migrations run once per process)."""
+    return f"sqlite:///{_cached_copy('empty', folder, _migrate)}"
+
+
+def store_with(folder: Path, runs: list[FakeRun], name: str = "demo") -> str:
+    """Log ``runs`` into experiment ``name`` of a new SQLite store in ``folder``; return its URI."""
+    from mlflow.tracking import MlflowClient
+
+    uri = empty_store(folder)
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment(name, artifact_location=(folder / "artifacts").as_uri())
+    log_runs(client, experiment_id, runs, name)
+    return uri
+
+
+def demo_store(folder: Path) -> str:
+    """A copy of the :func:`demo_runs` store (experiment ``demo``), logged once per process."""
+
+    def make(path: Path) -> None:
+        store_with(path.parent, demo_runs())
+
+    return f"sqlite:///{_cached_copy('demo', folder, make)}"
