@@ -112,7 +112,7 @@ class DQNAgent:
 
             # log
             metrics = no_metrics
-            if self.steps >= next_log:
+            if self.steps >= next_log or self.steps >= end:
                 metrics = {**means.pop(), "policy/epsilon": self.epsilon}
                 next_log += LOG_EVERY
             if not callback(self.steps, metrics):

@@ -107,7 +107,7 @@ class TD3Agent:
 
             # log
             metrics = no_metrics
-            if self.steps >= next_log:
+            if self.steps >= next_log or self.steps >= end:
                 metrics = means.pop()
                 next_log += LOG_EVERY
             if not callback(self.steps, metrics):
