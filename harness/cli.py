@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = {"address": args.address} if args.address else {}
     outcome = run_suite(args.suite, tracking_uri=args.tracking_uri, workers=args.workers,
                         executor=args.executor, executor_options=options)
-    console = Console()
+    console = Console(soft_wrap=True, highlight=False)
     tracker = Tracker(outcome.tracking_uri)
     console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite)))
     failed = len(outcome.failed)
@@ -127,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(f"{total - failed} of {total} runs finished ({outcome.skipped} from earlier), {failed} failed.")
     titles = {spec.run_key: spec.title for spec in outcome.suite.runs}
     for key, message in outcome.failed.items():
-        console.print(f"  failed: {titles[key]}: {message}", highlight=False, soft_wrap=True)
+        console.print(f"  failed: {titles[key]}: {message}")
     if not args.no_report and not outcome.interrupted:
         path = _build_report(outcome.suite.name, outcome.tracking_uri, args.out, outcome.suite)
         console.print(f"Report: {path / 'index.md'} and {path / 'report.html'}")

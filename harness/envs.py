@@ -56,12 +56,15 @@ class EpisodeRecorder(gym.Wrapper):
     """Outermost wrapper: sums true and shaped reward (and components) per episode.
 
     Finished episodes go to ``sink(record)``; records hold ``true_return``,
-    ``shaped_return``, ``length`` and ``components``.
+    ``shaped_return``, ``length``, ``components`` and ``step``: the env steps
+    taken by all training envs sharing ``counter`` when the episode ended
+    (distinct steps matter: MLflow stores one point per key, step and value).
     """
 
-    def __init__(self, env: gym.Env, sink: Callable[[dict[str, Any]], None]):
+    def __init__(self, env: gym.Env, sink: Callable[[dict[str, Any]], None], counter: list[int] | None = None):
         super().__init__(env)
         self._sink = sink
+        self._counter = counter if counter is not None else [0]
         self._reset_sums()
 
     def _reset_sums(self) -> None:
@@ -78,6 +81,7 @@ class EpisodeRecorder(gym.Wrapper):
         self._true += info.get(TRUE_REWARD_KEY, float(reward))
         self._shaped += float(reward)
         self._length += 1
+        self._counter[0] += 1
         for name, value in info.get(REWARD_COMPONENTS_KEY, {}).items():
             self._components[name] = self._components.get(name, 0.0) + float(value)
         if terminated or truncated:
@@ -87,6 +91,7 @@ class EpisodeRecorder(gym.Wrapper):
                     "shaped_return": self._shaped,
                     "length": self._length,
                     "components": dict(self._components),
+                    "step": self._counter[0],
                 }
             )
             self._reset_sums()
@@ -128,11 +133,12 @@ def training_env_factory(
     sink: Callable[[dict[str, Any]], None],
 ) -> Callable[[int], gym.Env]:
     """``make_env(index)``: base env -> true-reward tap -> shapers -> recorder -> seeding."""
+    counter = [0]  # env steps taken by all training envs of this run
 
     def make_env(index: int = 0) -> gym.Env:
         seed = train_env_seeds(run_seed, index + 1)[index]
         env = TrueRewardTap(make_base_env(spec, kwargs))
-        env = EpisodeRecorder(apply_shapers(registry, env, shapers), sink)
+        env = EpisodeRecorder(apply_shapers(registry, env, shapers), sink, counter)
         env.action_space.seed(seed)
         env.observation_space.seed(seed)
         return SeedOnFirstReset(env, seed)

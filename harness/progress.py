@@ -18,7 +18,7 @@ class SuiteProgress:
         self.titles = {s.run_key: s.title for s in specs}
         self.steps = dict.fromkeys(self.budgets, 0)
         self.total, self.done, self.failed, self.skipped = len(specs), 0, 0, skipped
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, soft_wrap=True, highlight=False)
         self.enabled = enabled
         self.started = time.monotonic()
         self._bar: Progress | None = None
@@ -76,7 +76,7 @@ class SuiteProgress:
         if self._bar:
             self._bar.console.print(line)
         else:
-            self.console.print(line + self._eta(), highlight=False, soft_wrap=True)
+            self.console.print(line + self._eta())
 
     def _eta(self) -> str:
         done = sum(self.steps.values())

@@ -70,7 +70,7 @@ class TrainingMonitor:
         self.evaluate_now, self.run_id = evaluate_now, run_id
         self.every = spec.evaluation["every"]
         self.next_eval = self.every
-        self.next_check = self.CHECK_EVERY
+        self.next_check = min(self.CHECK_EVERY, self.every)
         self.start = time.perf_counter()
         self.eval_seconds = 0.0
         self.last_report = 0.0
@@ -81,11 +81,11 @@ class TrainingMonitor:
             self._log_training(step, metrics)
         if step < self.next_check:
             return True
-        self.next_check = step + self.CHECK_EVERY
-        self._drain_episodes(step)
+        self._drain_episodes()
         if step >= self.next_eval:
             self.evaluation(step)
             self.next_eval = (step // self.every + 1) * self.every
+        self.next_check = min(step + self.CHECK_EVERY, self.next_eval)
         self._check_time(step)
         return True
 
@@ -95,8 +95,9 @@ class TrainingMonitor:
                 raise RunFailure(f"non-finite training metric {key}={value} at step {step}")
         self.logger.metrics(dict(metrics), step)
 
-    def _drain_episodes(self, step: int) -> None:
+    def _drain_episodes(self) -> None:
         for record in self.episodes:
+            step = record["step"]
             self.logger.metric("train/episode_return", record["true_return"], step)
             self.logger.metric("train/shaped_return", record["shaped_return"], step)
             self.logger.metric("train/episode_length", record["length"], step)
@@ -193,7 +194,7 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     monitor.evaluation(0)
     agent.learn(spec.budget, monitor)
     final = monitor.evaluation(spec.budget)
-    monitor._drain_episodes(spec.budget)
+    monitor._drain_episodes()
     eval_env.close()
 
     with tempfile.TemporaryDirectory() as tmp:

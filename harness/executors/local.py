@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,13 +25,24 @@ def harness_register_executors(register):
     register(ExecutorSpec("local", "harness.executors.local:LocalExecutor", "process pool on this machine"))
 
 
-def _child(task: RunTask, events: mp.Queue) -> None:
+def _child(task: RunTask, events: mp.Queue, driver_pid: int) -> None:
     from harness.worker import execute
 
+    threading.Thread(target=_exit_with_driver, args=(driver_pid,), daemon=True).start()
     try:
         execute(task, events.put)
     except KeyboardInterrupt:
         pass
+
+
+def _exit_with_driver(driver_pid: int) -> None:
+    """Workers descend from the fork server, not the driver: end them if the driver is killed."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(driver_pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
 
 
 @dataclass
@@ -58,7 +70,7 @@ class LocalExecutor:
             while pending or active:
                 while pending and len(active) < self.workers:
                     task = pending.popleft()
-                    process = context.Process(target=_child, args=(task, events), daemon=True)
+                    process = context.Process(target=_child, args=(task, events, os.getpid()), daemon=True)
                     process.start()
                     active[task.run_key] = _Active(task, process)
                 self._pump(events, active, on_event, wait=0.2)

@@ -102,6 +102,7 @@ def _load_sqlite(uri: str, experiment_id: str) -> tuple[pd.DataFrame, pd.DataFra
     runs = [
         _run_row(run_id, status, start, end, artifact_uri, tags.get(run_id, {}), videos.get(run_id))
         for run_id, status, start, end, artifact_uri in run_rows
+        if tags.get(run_id, {}).get(TAG + "run_key")
     ]
     metrics = pd.DataFrame(metric_rows, columns=["run_id", "key", "step", "value", "is_nan", "timestamp"])
     metrics.loc[metrics["is_nan"].astype(bool), "value"] = np.nan

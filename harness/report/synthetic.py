@@ -36,6 +36,8 @@ class FakeRun:
     sps: float = 2000.0
     extra_tags: dict[str, str] = field(default_factory=dict)
     run_key: str | None = None
+    video: bool = False
+    """Log ``video/policy.gif`` (a tiny two-frame GIF) and ``eval.video=True``."""
 
     def key(self) -> str:
         return self.run_key or f"{self.algorithm_label}-{self.env}-{self.shaping}-{self.seed}-{self.protocol}"
@@ -89,14 +91,28 @@ def log_run(client: Any, experiment_id: str, run: FakeRun, suite: str = "synthet
                     Metric("eval/return_median", value, now, step), Metric("eval/length_mean", 200.0, now, step),
                     Metric("time/elapsed", elapsed, now, step), Metric("time/sps", run.sps, now, step),
                     Metric("train/episode_return", value - 1, now, step), Metric("loss/policy", 0.1, now, step)]
-    params = [Param("seed", str(run.seed)), Param("budget", str(run.budget)), Param("eval.video", "False")]
+    params = [Param("seed", str(run.seed)), Param("budget", str(run.budget)), Param("eval.video", str(run.video))]
     for i in range(0, len(metrics), 1000):
         first = i == 0
         client.log_batch(run_id, metrics=metrics[i : i + 1000], params=params if first else [],
                          tags=tags if first else [])
+    if run.video:
+        _log_gif(client, run_id, run.seed)
     if run.status != "RUNNING":
         client.set_terminated(run_id, run.status)
     return run_id
+
+
+def _log_gif(client: Any, run_id: str, seed: int) -> None:
+    import tempfile
+
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "policy.gif"
+        frames = [Image.new("RGB", (48, 32), ((40 * seed + 60 * i) % 256, 120, 200)) for i in range(2)]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=200, loop=0)
+        client.log_artifact(run_id, str(path), "video")
 
 
 def log_runs(client: Any, experiment_id: str, runs: list[FakeRun], suite: str = "synthetic") -> list[str]:
@@ -132,9 +148,9 @@ def demo_runs(seeds: int = 4) -> list[FakeRun]:
     still RUNNING and one sb3.ppo run used another evaluation protocol.
     """
     envs = {"CartPole-v1": (20.0, 500.0), "Acrobot-v1": (-500.0, -70.0)}
-    runs = grid({"sb3.ppo": (0.55, ""), "ppo": (0.9, "sb3.ppo"), "a2c": (0.5, "sb3.ppo")}, envs, seeds,
+    runs = grid({"sb3.ppo": (0.55, ""), "ppo": (0.98, "sb3.ppo"), "a2c": (0.5, "sb3.ppo")}, envs, seeds,
                 shapings=("none",), baseline_shaping="none", points=10)
-    runs += grid({"ppo": (0.8, "sb3.ppo")}, envs, seeds, shapings=("potential",), baseline_shaping="none",
+    runs += grid({"ppo": (0.85, "sb3.ppo")}, envs, seeds, shapings=("potential",), baseline_shaping="none",
                  points=10)
     runs.append(FakeRun("a2c", "CartPole-v1", seeds, 150.0, start=20.0, baseline="sb3.ppo", baseline_shaping="none",
                         status="FAILED", error="RunFailure: <script>alert('x')</script> | **boom**", points=10))

@@ -45,7 +45,7 @@ class ToyAgent:
         return int(np.argmax(self.weights @ np.ravel(obs)))
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
-        p, step, best, empty = self.params, 0, -np.inf, {}
+        p, step, best, empty, episode = self.params, 0, -np.inf, {}, 0
         while step < total_steps:
             candidate = self.weights + p.noise * self.rng.standard_normal(self.weights.shape)
             obs, _ = self.env.reset()
@@ -59,7 +59,9 @@ class ToyAgent:
                     return
             if total >= best:
                 best, self.weights = total, candidate
-            callback(step, {"loss/best_return": best})
+            if done:  # a gap-free counter of finished episodes lets tests prove no point was lost
+                episode += 1
+                callback(step, {"loss/best_return": best, "toy/episode": episode})
 
     def _faults(self, step: int) -> None:
         if step == self.params.fail_at_step:

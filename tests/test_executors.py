@@ -1,0 +1,232 @@
+"""One test suite for every executor (local process pool, Ray): the executor contract end to end.
+
+Each executor runs the same toy suite twice into its own SQLite store: two good
+runs and four faulty ones (raises, NaN, overruns its timeout, hangs until the
+executor kills it); the second pass resumes.  Ray runs on one local instance
+per module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import harness.executors.local
+import harness.runner
+from harness.progress import SuiteProgress
+from harness.runner import SuiteOutcome, run_suite
+from harness.tracking import Tracker
+from tests.conftest import write_suite
+
+EXECUTORS = ["local", "ray"]
+KILL_GRACE = 10.0
+SUITE = """
+name = "executors"
+seeds = [3]
+budget = 1500
+[evaluation]
+every = 500
+episodes = 3
+[[algorithms]]
+name = "toy.search"
+[[algorithms]]
+name = "toy.search"
+label = "noisy"
+preset = "noisy"
+[[algorithms]]
+name = "toy.search"
+label = "raises"
+params = { fail_at_step = 700 }
+[[algorithms]]
+name = "toy.search"
+label = "nan"
+params = { nan_at_step = 600 }
+[[environments]]
+name = "CartPole-v1"
+"""
+#: Overruns: one notices its own timeout, one hangs until the executor kills it.
+TIMEOUT_SUITE = """
+name = "timeouts"
+seeds = [3]
+budget = 1500
+timeout = 2
+[[algorithms]]
+name = "toy.search"
+label = "slow"
+params = { sleep_per_step = 0.0025 }
+[[algorithms]]
+name = "toy.search"
+label = "hangs"
+params = { sleep_per_step = 600 }
+[[environments]]
+name = "CartPole-v1"
+"""
+GOOD = ("toy.search", "noisy")
+#: label -> text expected in the failed run's error.txt
+FAULTS = {"raises": "injected failure at step 700", "nan": "non-finite training metric loss/nan"}
+TIMEOUTS = {"slow": "timeout: run exceeded 2 s", "hangs": "timeout: killed after 2 s"}
+
+
+@dataclass
+class Pass:
+    outcome: SuiteOutcome
+    events: list[Any]
+    runs: dict[str, Any]
+    """label -> the one active MLflow run of that label."""
+
+
+@dataclass
+class Result:
+    folder: Path
+    first: Pass
+    second: Pass
+    """The same suite again: resumes."""
+    timeouts: Pass
+
+
+_results: dict[str, Result] = {}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    import ray
+
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module", params=EXECUTORS)
+def executed(request, tmp_path_factory) -> Result:
+    return results_for(request.param, request, tmp_path_factory)
+
+
+def results_for(executor: str, request, tmp_path_factory) -> Result:
+    """Run the suite twice (the second pass resumes) and the timeout suite once; cached per module."""
+    if executor not in _results:
+        if executor == "ray":
+            request.getfixturevalue("ray_cluster")
+        else:
+            start_forkserver()
+        folder = tmp_path_factory.mktemp(executor)
+        suite, timeouts = write_suite(folder, SUITE), write_suite(folder, TIMEOUT_SUITE, "timeouts.toml")
+        first, second = run_pass(suite, folder, executor), run_pass(suite, folder, executor)
+        _results[executor] = Result(folder, first, second, run_pass(timeouts, folder, executor))
+    return _results[executor]
+
+
+def start_forkserver() -> None:
+    """Start the local executor's fork server now: its start-up (imports) counts against a run's timeout."""
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(harness.executors.local.PRELOAD)
+    process = context.Process(target=os.getpid)
+    process.start()
+    process.join()
+
+
+def run_pass(suite: Path, folder: Path, executor: str) -> Pass:
+    events: list[Any] = []
+
+    class Recording(SuiteProgress):
+        def update(self, event):
+            events.append(event)
+            super().update(event)
+
+    uri = tracking_uri(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(harness.runner, "SuiteProgress", Recording)
+        patch.setattr(harness.executors.local, "KILL_GRACE", KILL_GRACE)
+        if executor == "ray":
+            import harness_ray.executor
+
+            patch.setattr(harness_ray.executor, "KILL_GRACE", KILL_GRACE)
+        outcome = run_suite(suite, tracking_uri=uri, workers=4, executor=executor, show_progress=False)
+    tracker = Tracker(uri)
+    runs = tracker.runs(outcome.experiment_id)
+    labels = [r.data.tags["harness.algorithm_label"] for r in runs]
+    assert len(labels) == len(set(labels)) == len(outcome.suite.runs), f"one active run per spec: {labels}"
+    return Pass(outcome, events, {r.data.tags["harness.algorithm_label"]: r for r in runs})
+
+
+def tracking_uri(folder: Path) -> str:
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def test_good_runs_finish_and_faults_fail_alone(executed):
+    runs = executed.first.runs
+    assert sorted(executed.first.outcome.finished) == sorted(runs[label].data.tags["harness.run_key"] for label in GOOD)
+    client = MlflowClient(tracking_uri(executed.folder))
+    for label in GOOD:
+        assert runs[label].info.status == "FINISHED"
+        steps = [m.step for m in client.get_metric_history(runs[label].info.run_id, "eval/return_mean")]
+        assert steps == [0, 500, 1000, 1500]
+    for label, text in FAULTS.items():
+        assert_failed_with(client, runs[label], text, executed.folder)
+
+
+def test_timeouts_fail_the_run_and_name_the_cause(executed):
+    client = MlflowClient(tracking_uri(executed.folder))
+    for label, text in TIMEOUTS.items():
+        assert_failed_with(client, executed.timeouts.runs[label], text, executed.folder)
+
+
+def assert_failed_with(client: MlflowClient, run: Any, text: str, folder: Path) -> None:
+    label = run.data.tags["harness.algorithm_label"]
+    assert run.info.status == "FAILED", (label, run.info.status)
+    error = Path(client.download_artifacts(run.info.run_id, "error.txt", str(folder)))
+    assert text in error.read_text(), (label, error.read_text()[-300:])
+
+
+def test_exactly_one_final_event_per_task(executed):
+    for done in (executed.first, executed.second, executed.timeouts):
+        final = Counter(e.run_key for e in done.events if e.kind in ("finished", "failed"))
+        assert set(final.values()) == {1}, final
+        assert set(final) == {run.data.tags["harness.run_key"] for run in done.runs.values()} - _skipped(done)
+    assert len(executed.first.outcome.failed) == len(FAULTS)
+    assert len(executed.timeouts.outcome.failed) == len(TIMEOUTS)
+
+
+def _skipped(done: Pass) -> set[str]:
+    return {r.data.tags["harness.run_key"] for r in done.runs.values() if r.info.status == "FINISHED"
+            and r.data.tags["harness.run_key"] not in done.outcome.finished}
+
+
+def test_resume_skips_finished_and_redoes_failed(executed):
+    first, second = executed.first, executed.second
+    assert second.outcome.skipped == len(GOOD)
+    assert not second.outcome.finished and len(second.outcome.failed) == len(FAULTS)
+    for label in GOOD:
+        assert second.runs[label].info.run_id == first.runs[label].info.run_id, "finished run kept as is"
+    for label in FAULTS:
+        assert second.runs[label].info.run_id != first.runs[label].info.run_id, "failed run done again"
+        assert second.runs[label].info.status == "FAILED"
+
+
+def test_every_executor_logs_the_same_results(request, tmp_path_factory):
+    results = {name: results_for(name, request, tmp_path_factory) for name in EXECUTORS}
+    logged = {name: logged_results(result) for name, result in results.items()}
+    reference = logged[EXECUTORS[0]]
+    assert reference["toy.search"]["eval/return_mean"] != reference["noisy"]["eval/return_mean"]
+    for name in EXECUTORS[1:]:
+        assert logged[name] == reference, f"{name} logged different results than {EXECUTORS[0]}"
+
+
+def logged_results(result: Result) -> dict[str, dict[str, Any]]:
+    """Per good run: params, run_key, and the full history of every seed-determined metric."""
+    client = MlflowClient(tracking_uri(result.folder))
+    out = {}
+    for label in GOOD:
+        run = result.first.runs[label]
+        histories = {
+            key: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]
+            for key in sorted(run.data.metrics) if not key.startswith("time/")
+        }
+        out[label] = {"params": run.data.params, "run_key": run.data.tags["harness.run_key"], **histories}
+    return out

@@ -1,0 +1,162 @@
+"""Running suites for real (toy algorithm, local executor): layout, determinism, failures, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from mlflow.tracking import MlflowClient
+
+from harness.runner import run_suite
+from harness.tracking import Tracker
+from tests.conftest import harness_env, run_cli, toy_suite
+
+
+def sqlite_uri(folder: Path) -> str:
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def finished_runs(uri: str, experiment: str) -> list:
+    tracker = Tracker(uri)
+    return [r for r in tracker.runs(tracker.experiment_id(experiment)) if r.info.status == "FINISHED"]
+
+
+def eval_curves(uri: str, experiment: str) -> dict[str, list[tuple[int, float]]]:
+    client = MlflowClient(uri)
+    return {
+        run.data.tags["harness.run_key"]: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "eval/return_mean")]
+        for run in finished_runs(uri, experiment)
+    }
+
+
+def test_suite_logs_the_documented_layout(tmp_path):
+    uri = sqlite_uri(tmp_path)
+    outcome = run_suite(toy_suite(tmp_path, seeds=2, budget=2000), tracking_uri=uri, workers=2, show_progress=False)
+    assert len(outcome.finished) == 2 and not outcome.failed
+    client = MlflowClient(uri)
+    runs = finished_runs(uri, "toy")
+    assert len(runs) == 2
+    run = runs[0]
+    tags = run.data.tags
+    for key in ("suite", "run_key", "algorithm", "env", "shaping", "seed", "eval_protocol", "device", "suite_hash", "version"):
+        assert f"harness.{key}" in tags, key
+    assert tags["harness.eval_protocol"] == "every=500;episodes=3;deterministic"
+    assert run.data.params["algo.noise"] == "0.5" and run.data.params["budget"] == "2000"
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "eval/return_mean")]
+    assert steps == [0, 500, 1000, 1500, 2000]
+    assert {"train/episode_return", "train/shaped_return", "time/sps", "time/elapsed"} <= set(run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"spec.json", "model", "evaluations.json"} <= artifacts
+
+
+def test_same_suite_twice_gives_identical_evaluations(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    for folder in (first, second):
+        run_suite(toy_suite(folder, seeds=2, budget=1500), tracking_uri=sqlite_uri(folder), show_progress=False)
+    curves_a, curves_b = eval_curves(sqlite_uri(first), "toy"), eval_curves(sqlite_uri(second), "toy")
+    assert curves_a and curves_a == curves_b
+    seeds_differ = [c[-1] for c in curves_a.values()]
+    assert len(curves_a) == 2 and all(len(c) == 4 for c in curves_a.values()), seeds_differ
+
+
+def test_failures_stay_isolated_and_are_recorded(tmp_path):
+    suite = tmp_path / "faults.toml"
+    suite.write_text("""
+name = "faults"
+seeds = 1
+budget = 1500
+timeout = 4
+[evaluation]
+every = 500
+episodes = 2
+[[algorithms]]
+name = "toy.search"
+[[algorithms]]
+name = "toy.search"
+label = "raises"
+params = { fail_at_step = 700 }
+[[algorithms]]
+name = "toy.search"
+label = "nan"
+params = { nan_at_step = 600 }
+[[algorithms]]
+name = "toy.search"
+label = "slow"
+params = { sleep_per_step = 0.01 }
+[[environments]]
+name = "CartPole-v1"
+""")
+    result = run_cli("run", str(suite), "--no-report", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "1 of 4 runs finished (0 from earlier), 3 failed." in result.stdout.replace("\n", " ")
+    tracker = Tracker(sqlite_uri(tmp_path))
+    runs = {r.data.tags["harness.algorithm_label"]: r for r in tracker.runs(tracker.experiment_id("faults"))}
+    assert runs["toy.search"].info.status == "FINISHED"
+    expected = {"raises": "injected failure at step 700", "nan": "non-finite training metric loss/nan", "slow": "timeout"}
+    for label, text in expected.items():
+        run = runs[label]
+        assert run.info.status == "FAILED", label
+        assert text in run.data.tags["harness.error"], (label, run.data.tags["harness.error"])
+        error_file = tracker.client.download_artifacts(run.info.run_id, "error.txt", str(tmp_path))
+        assert text in Path(error_file).read_text()
+
+
+def test_four_workers_on_sqlite_lose_no_metric(tmp_path):
+    uri = sqlite_uri(tmp_path)
+    outcome = run_suite(toy_suite(tmp_path, name="busy", seeds=8, budget=3000), tracking_uri=uri, workers=4, show_progress=False)
+    assert len(outcome.finished) == 8
+    client = MlflowClient(uri)
+    for run in finished_runs(uri, "busy"):
+        counter = [int(m.value) for m in client.get_metric_history(run.info.run_id, "toy/episode")]
+        assert sorted(counter) == list(range(1, len(counter) + 1)), "a metric point was lost"
+        episodes = client.get_metric_history(run.info.run_id, "train/episode_return")
+        assert len(episodes) == len(counter), "one train/episode_return point per finished episode"
+        assert len(client.get_metric_history(run.info.run_id, "eval/return_mean")) == 7
+
+
+def test_resume_after_sigkill_runs_everything_exactly_once(tmp_path):
+    suite = toy_suite(tmp_path, name="resume", seeds=6, budget=1500, extra="params = { sleep_per_step = 0.001 }")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(suite), "--workers", "2", "--no-report"],
+                            cwd=tmp_path, env=harness_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = sqlite_uri(tmp_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if (tmp_path / "mlflow.db").exists() and _count_finished(uri, "resume") >= 1:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _count_finished(uri, "resume")
+    assert 1 <= before < 6, "the kill should land mid-suite"
+    time.sleep(2.5)  # orphaned workers notice the driver is gone and exit
+    result = run_cli("run", str(suite), "--no-report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"({before} from earlier)" in result.stdout
+    tracker = Tracker(uri)
+    runs = tracker.runs(tracker.experiment_id("resume"))
+    keys = [r.data.tags["harness.run_key"] for r in runs]
+    assert len(keys) == 6 and len(set(keys)) == 6, "every run exactly once"
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def _count_finished(uri: str, experiment: str) -> int:
+    try:
+        return len(finished_runs(uri, experiment))
+    except Exception:
+        return 0
+
+
+def test_summary_table_reports_mean_and_iqm(tmp_path):
+    result = run_cli("run", str(toy_suite(tmp_path, seeds=2, budget=1000)), "--no-report", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Final evaluation return" in result.stdout and "IQM" in result.stdout
+    assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
+    curves = eval_curves(sqlite_uri(tmp_path), "toy")
+    finals = [c[-1][1] for c in curves.values()]
+    assert f"{np.mean(finals):.2f}" in result.stdout
