@@ -2,8 +2,9 @@
 
 Kept small on purpose (they are MLflow artifacts and go into reports): frames are
 averaged down in 2x2 blocks until at most ``max_width`` pixels wide, and only every
-``frame_skip``-th frame is kept.  A 600x400 LunarLander episode of ~250 steps at the
-defaults is 300x200 pixels, ~125 frames.
+``frame_skip``-th frame is kept.  Measured with the defaults (LunarLander 600x400 ->
+300x200, every 2nd step): a ~60-step crash 35-55 kB, a 188-step landing 118 kB, a
+1000-step hovering episode (the longest there is) 501 frames, 695 kB.
 """
 
 from __future__ import annotations
