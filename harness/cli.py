@@ -88,13 +88,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("kind", "name", "distribution", "version", "summary")
-    for row in rows:
-        table.add_row(row["kind"], row["name"], row["distribution"], row["version"], row["summary"])
-    Console().print(table)
+    columns = ["kind", "name", "distribution", "version", "summary"]
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns[:-1]]
+    for cells in [dict(zip(columns, columns)), *rows]:
+        print("  ".join(str(cells[c]).ljust(w) for c, w in zip(columns, widths)) + "  " + cells["summary"])
     return 0
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from harness.spec import RunSpec
-from harness.worker import Event
+from harness.tasks import Event
 
 
 class SuiteProgress:

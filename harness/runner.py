@@ -13,7 +13,8 @@ from harness.progress import SuiteProgress
 from harness.registry import Registry, default_registry
 from harness.suite import Suite, load_suite
 from harness.tracking import TAG, Tracker, resolve_tracking_uri, with_retry
-from harness.worker import Event, RunTask, run_tags
+from harness.tasks import Event, RunTask
+from harness.worker import run_tags
 
 
 @dataclass

@@ -97,10 +97,14 @@ class Tracker:
             with_retry(lambda: self.client.delete_run(run_id))
 
     def fail_run(self, run_id: str, message: str, status: str = "FAILED") -> None:
-        """Mark a run FAILED (or KILLED) with ``message`` as its ``error.txt`` artifact."""
-        with_retry(lambda: self.client.log_text(run_id, message, "error.txt"))
-        with_retry(lambda: self.client.set_tag(run_id, TAG + "error", message.strip().splitlines()[-1][:500]))
-        with_retry(lambda: self.client.set_terminated(run_id, status))
+        fail_run(self.client, run_id, message, message, status)
+
+
+def fail_run(client: MlflowClient, run_id: str, details: str, summary: str, status: str = "FAILED") -> None:
+    """End a run FAILED (or KILLED): ``details`` go to ``error.txt``, ``summary`` to the ``harness.error`` tag."""
+    with_retry(lambda: client.log_text(run_id, details, "error.txt"))
+    with_retry(lambda: client.set_tag(run_id, TAG + "error", summary.strip()[:500]))
+    with_retry(lambda: client.set_terminated(run_id, status))
 
 
 class RunLogger:

@@ -12,7 +12,6 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,33 +22,8 @@ from harness.params import build_params, flatten
 from harness.registry import Registry, default_registry
 from harness.seeding import resolve_device, seed_everything
 from harness.spec import RunSpec
-from harness.tracking import TAG, RunLogger, with_retry
-
-
-@dataclass(frozen=True)
-class RunTask:
-    """What an executor ships to a worker: a spec and where to log it."""
-
-    spec: dict[str, Any]
-    tracking_uri: str
-    experiment_id: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def run_key(self) -> str:
-        return self.spec["run_key"]
-
-
-@dataclass(frozen=True)
-class Event:
-    """Worker -> driver message: ``started``, ``progress``, ``finished`` or ``failed``."""
-
-    kind: str
-    run_key: str
-    run_id: str | None = None
-    step: int = 0
-    message: str = ""
-    result: dict[str, float] | None = None
+from harness.tasks import Event, RunTask
+from harness.tracking import TAG, RunLogger, fail_run, with_retry
 
 
 class RunFailure(Exception):
@@ -152,16 +126,14 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
         with_retry(lambda: client.set_terminated(run_id, "FINISHED"))
         report(Event("finished", spec.run_key, run_id, step=spec.budget, result=result))
     except BaseException as error:
-        message = traceback.format_exc()
+        details, summary = traceback.format_exc(), f"{type(error).__name__}: {error}"
+        interrupted = not isinstance(error, Exception)
         try:
             logger.flush()
         finally:
-            with_retry(lambda: client.log_text(run_id, message, "error.txt"))
-            with_retry(lambda: client.set_tag(run_id, TAG + "error", f"{type(error).__name__}: {error}"[:500]))
-            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-            with_retry(lambda: client.set_terminated(run_id, status))
-            report(Event("failed", spec.run_key, run_id, message=f"{type(error).__name__}: {error}"))
-        if not isinstance(error, Exception):
+            fail_run(client, run_id, details, summary, "KILLED" if interrupted else "FAILED")
+            report(Event("failed", spec.run_key, run_id, message="interrupted" if interrupted else summary))
+        if interrupted:
             raise
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from harness.worker import Event, RunTask
+from harness.tasks import Event, RunTask
 
 #: Extra seconds a worker gets past its own timeout before it is killed.
 KILL_GRACE = 30.0

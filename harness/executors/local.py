@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from harness.api import ExecutorSpec
 from harness.executors import KILL_GRACE
 from harness.hookspecs import hookimpl
-from harness.worker import Event, RunTask
+from harness.tasks import Event, RunTask
 
 #: Imported once in the fork server, so each run starts without re-importing them.
 PRELOAD = ["harness.worker", "torch", "gymnasium", "mlflow", "stable_baselines3"]

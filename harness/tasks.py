@@ -1,0 +1,32 @@
+"""What flows between the driver and workers: tasks out, events back (no heavy imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """What an executor ships to a worker: a spec and where to log it."""
+
+    spec: dict[str, Any]
+    tracking_uri: str
+    experiment_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_key(self) -> str:
+        return self.spec["run_key"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Worker -> driver message: ``started``, ``progress``, ``finished`` or ``failed``."""
+
+    kind: str
+    run_key: str
+    run_id: str | None = None
+    step: int = 0
+    message: str = ""
+    result: dict[str, float] | None = None
