@@ -72,3 +72,6 @@ name = "CartPole-v1"
 
 def toy_suite(folder: Path, name: str = "toy", seeds: int = 2, budget: int = 2000, extra: str = "") -> Path:
     return write_suite(folder, TOY_SUITE.format(name=name, seeds=seeds, budget=budget, extra=extra))
+
+# The example plugin's own tests run inside test_third_party_plugin.py, once it is installed.
+collect_ignore = ["third_party_plugin"]
