@@ -151,7 +151,7 @@ def _media_blocks(target: Path, runs: pd.DataFrame, labels: pd.Series) -> list[B
             if _fetch_gif(run, target / name):
                 caption = f"{labels[run['run_id']]} on {config[1]}: {which} seed {run['seed']} " \
                           f"(final return {sections.num(run['final'])})"
-                blocks.append(Image(name, caption))
+                blocks += [Text(caption), Image(name, caption)]
             else:
                 blocks.append(Text(f"No GIF found for {which} seed {run['seed']} of {config[2]} on {config[1]}.",
                                    "warning"))
