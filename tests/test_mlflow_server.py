@@ -1,0 +1,62 @@
+"""The smoke suite against a real `mlflow server` on 127.0.0.1, read back with the MLflow client."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT, run_cli
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination", str(folder / "artifacts")],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("mlflow server did not answer /health within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(30)
+
+
+def test_smoke_suite_against_a_real_server(tmp_path, mlflow_server):
+    result = run_cli("run", str(ROOT / "suites" / "smoke.toml"), "--tracking-uri", mlflow_server, "--no-report",
+                     cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "mlflow.db").exists(), "must not fall back to the local SQLite store"
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("smoke")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    for run in runs:
+        history = client.get_metric_history(run.info.run_id, "eval/return_mean")
+        assert [m.step for m in history] == [0, 2000, 4000]
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"spec.json", "model", "evaluations.json"}
+    assert {r.data.tags["harness.algorithm"] for r in runs} == {"sb3.ppo", "sb3.a2c"}
