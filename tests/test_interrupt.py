@@ -1,0 +1,98 @@
+"""Ctrl-C during `harness run`, with every executor: exit 130, nothing finished is lost, a rerun completes the suite.
+
+The signal goes to the whole process group, as a terminal's Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.tracking import Tracker
+from tests.conftest import harness_env, write_suite
+
+SUITE = """
+name = "interrupt"
+seeds = 2
+budget = 2000
+[evaluation]
+every = 1000
+episodes = 2
+[[algorithms]]
+name = "toy.search"
+label = "slow"
+params = { sleep_per_step = 0.006 }
+[[algorithms]]
+name = "toy.search"
+[[environments]]
+name = "CartPole-v1"
+"""
+RUNS = 4
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
+    suite = write_suite(tmp_path, SUITE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [sys.executable, "-m", "harness.cli", "run", str(suite), "--executor", executor,
+               "--workers", "3", "--tracking-uri", uri, "--no-report"]
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=harness_env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            before = wait_for_finished_and_running(uri, proc)
+            os.killpg(proc.pid, signal.SIGINT)
+            code = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    output = (tmp_path / "first.log").read_text()
+    assert code == 130, output[-2000:]
+
+    after = statuses(uri)
+    finished = {run_id for run_id, status in before.items() if status == "FINISHED"}
+    assert all(after[run_id] == "FINISHED" for run_id in finished), "a finished run was lost"
+    assert "RUNNING" not in after.values(), f"runs left RUNNING after Ctrl-C: {after}"
+    assert set(after.values()) <= {"FINISHED", "KILLED", "FAILED"}
+    assert "KILLED" in after.values() or "FAILED" in after.values(), "the interrupt should land mid-suite"
+
+    rerun = subprocess.run(command, cwd=tmp_path, env=harness_env(), capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert f"({len(finished)} from earlier)" in rerun.stdout
+    runs = active_runs(uri)
+    keys = [run.data.tags["harness.run_key"] for run in runs]
+    assert len(keys) == len(set(keys)) == RUNS, "every run exactly once"
+    assert all(run.info.status == "FINISHED" for run in runs)
+    assert finished <= {run.info.run_id for run in runs}, "finished runs were not redone"
+
+
+def wait_for_finished_and_running(uri: str, proc: subprocess.Popen, limit: float = 240) -> dict[str, str]:
+    """Poll MLflow until at least one run FINISHED while another is still RUNNING."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        current = statuses(uri)
+        if "FINISHED" in current.values() and "RUNNING" in current.values():
+            return current
+    raise AssertionError(f"never saw a finished and a running run at once (exit code {proc.poll()})")
+
+
+def statuses(uri: str) -> dict[str, str]:
+    try:
+        return {run.info.run_id: run.info.status for run in active_runs(uri)}
+    except Exception:  # the store or the experiment does not exist yet
+        return {}
+
+
+def active_runs(uri: str) -> list:
+    if not Path(uri.removeprefix("sqlite:///")).exists():
+        return []
+    tracker = Tracker(uri)
+    experiment = tracker.experiment_id("interrupt", create=False)
+    return tracker.runs(experiment) if experiment else []
