@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="render a stored model as a GIF")
     replay.add_argument("run_id")
     replay.add_argument("--gif", type=Path, required=True, help="output GIF path")
+    replay.add_argument("--seed", type=int, default=None, help="episode seed (default: the run's first evaluation seed)")
     _tracking(replay)
     replay.set_defaults(handler=cmd_replay)
     return parser
@@ -158,10 +159,14 @@ def _build_report(experiment: str, tracking_uri: str, out: Path, suite) -> Path:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from harness.replay import replay
+    from harness.replay import ReplayError, replay
     from harness.tracking import resolve_tracking_uri
 
-    path = replay(args.run_id, args.gif, tracking_uri=resolve_tracking_uri(args.tracking_uri))
+    try:
+        path = replay(args.run_id, args.gif, tracking_uri=resolve_tracking_uri(args.tracking_uri), seed=args.seed)
+    except ReplayError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(f"GIF: {path}")
     return 0
 

@@ -51,8 +51,9 @@ def build_params(params_class: type, overrides: Mapping[str, Any]) -> Any:
         return TypeAdapter(params_class).validate_python({**defaults, **overrides})
     except ValidationError as error:
         first = error.errors()[0]
-        key = str(first["loc"][0]) if first["loc"] else ""
-        raise ParamsError(key, f"{first['msg']} (got {first.get('input')!r})") from None
+        if not first["loc"]:  # raised by the dataclass's own __post_init__ check
+            raise ParamsError("", str(first.get("ctx", {}).get("error", first["msg"]))) from None
+        raise ParamsError(str(first["loc"][0]), f"{first['msg']} (got {first.get('input')!r})") from None
 
 
 def params_dict(params: Any) -> dict[str, Any]:

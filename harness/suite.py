@@ -179,8 +179,7 @@ class _Checker:
                 overrides = preset_overrides({k: {"*": v} for k, v in impl.presets.items()}, step.preset, "*")
                 params = build_params(impl.Params, {**overrides, **step.params})
             except ParamsError as error:
-                sub = "preset" if error.key == "preset" else f"params.{error.key}"
-                self.error(f"{key}.{sub}", str(error))
+                self.error(f"{key}.{_params_key(error)}", str(error))
                 return None
             steps.append({"name": step.name, "params": params_dict(params)})
         return steps
@@ -200,6 +199,12 @@ class _Checker:
             overrides = preset_overrides(impl.presets, entry.preset, env_name)
             return params_dict(build_params(impl.Params, {**overrides, **entry.params}))
         except ParamsError as error:
-            sub = "preset" if error.key == "preset" else f"params.{error.key}"
-            self.error(f"{key}.{sub}", str(error))
+            self.error(f"{key}.{_params_key(error)}", str(error))
             return None
+
+
+def _params_key(error: ParamsError) -> str:
+    """Where a ParamsError points: ``preset``, ``params`` or ``params.<field>``."""
+    if error.key == "preset":
+        return "preset"
+    return f"params.{error.key}" if error.key else "params"

@@ -48,7 +48,6 @@ class TrainingMonitor:
         self.start = time.perf_counter()
         self.eval_seconds = 0.0
         self.last_report = 0.0
-        self.last_eval: tuple[int, EvalResult] | None = None
 
     def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
         if metrics:
@@ -56,7 +55,7 @@ class TrainingMonitor:
         if step < self.next_check:
             return True
         self._drain_episodes()
-        if step >= self.next_eval:
+        if self.next_eval <= step < self.spec.budget:  # the final evaluation comes after learn()
             self.evaluation(step)
             self.next_eval = (step // self.every + 1) * self.every
         self.next_check = min(step + self.CHECK_EVERY, self.next_eval)
@@ -80,8 +79,6 @@ class TrainingMonitor:
         self.episodes.clear()
 
     def evaluation(self, step: int) -> EvalResult:
-        if self.last_eval and self.last_eval[0] == step:
-            return self.last_eval[1]
         began = time.perf_counter()
         result = self.evaluate_now(step)
         self.eval_seconds += time.perf_counter() - began
@@ -92,7 +89,6 @@ class TrainingMonitor:
         self.logger.metrics(result.metrics(), step)
         self.logger.metrics({"time/elapsed": elapsed, "time/sps": step / train_seconds}, step)
         self.logger.flush()
-        self.last_eval = (step, result)
         return result
 
     def _check_time(self, step: int) -> None:

@@ -40,6 +40,8 @@ CASES = [
      "algorithms[0].preset: unknown preset 'zoo' (allowed: default, noisy)"),
     ("bad env kwargs", GOOD + "kwargs = {wind = 3}\n", "environments[0].kwargs: cannot make 'CartPole-v1'"),
     ("unknown shaper", GOOD + '[[shapers]]\nlabel = "s"\nsteps = [{name = "nope"}]\n', "shapers[0].steps[0].name: unknown shaper 'nope'"),
+    ("shaper check", GOOD + '[[shapers]]\nlabel = "s"\nsteps = [{name = "scale", params = {factor = 0.0}}]\n',
+     "shapers[0].steps[0].params: factor must not be 0"),
     ("unsafe name", GOOD.replace('name = "ok"', 'name = "../../etc"'), "name: must be 1-100 letters"),
     ("device", GOOD.replace('budget = 1000', 'budget = 1000\ndevice = "tpu"'), "device: invalid device 'tpu' (allowed: auto, cpu, cuda, cuda:N)"),
     ("unknown baseline", GOOD.replace('budget = 1000', 'budget = 1000\nbaseline = "sb3.ppo"'),
