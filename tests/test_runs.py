@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 from mlflow.tracking import MlflowClient
 
+from harness.envs import eval_env_seeds, make_base_env, resolve_env
+from harness.evaluation import evaluate
+from harness.registry import default_registry
 from harness.runner import run_suite
+from harness.testing import make_context
 from harness.tracking import Tracker
 from tests.conftest import harness_env, run_cli, toy_suite
 
@@ -52,6 +56,21 @@ def test_suite_logs_the_documented_layout(tmp_path):
     assert {"train/episode_return", "train/shaped_return", "time/sps", "time/elapsed"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"spec.json", "model", "evaluations.json"} <= artifacts
+
+
+def test_final_evaluation_scores_the_saved_model(tmp_path):
+    """The last eval point is the agent after learn() returned, i.e. the model that was saved."""
+    uri = sqlite_uri(tmp_path)
+    run_suite(toy_suite(tmp_path, seeds=1, budget=1000), tracking_uri=uri, show_progress=False)
+    run = finished_runs(uri, "toy")[0]
+    model_dir = MlflowClient(uri).download_artifacts(run.info.run_id, "model", str(tmp_path))
+    registry = default_registry()
+    impl = registry.get("algorithm", "toy.search").load()
+    ctx, _ = make_context("CartPole-v1", seed=0, registry=registry)
+    agent = impl.load_agent(impl.Params(), ctx, Path(model_dir))
+    env = make_base_env(resolve_env(registry, "CartPole-v1"), {})
+    rescored = evaluate(agent, env, eval_env_seeds(0, 3)).mean
+    assert run.data.metrics["eval/return_mean"] == rescored
 
 
 def test_same_suite_twice_gives_identical_evaluations(tmp_path):
