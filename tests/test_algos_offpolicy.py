@@ -17,8 +17,8 @@ from harness.params import build_params, field_docs, preset_overrides
 from harness.registry import Registry, make_plugin_manager
 from harness.seeding import seed_everything
 from harness_algos import ddpg, dqn, td3
-from harness_algos.offpolicy_nets import Critics, polyak_update
-from harness_algos.replay import MetricMeans, ReplayBuffer, UpdateClock, linear_schedule, real_next_obs
+from harness_algos.offpolicy_nets import Critics, NumpyMLP, mlp, polyak_update
+from harness_algos.replay import EnvBatch, MetricMeans, ReplayBuffer, UpdateClock, linear_schedule
 
 torch.set_num_threads(1)
 
@@ -150,6 +150,17 @@ def test_polyak_update_math():
     assert torch.equal(target.bias, source.bias)
 
 
+def test_numpy_mirror_matches_torch_and_follows_updates():
+    net = mlp([3, 8, 2])
+    mirror = NumpyMLP(net, output="tanh")
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    with torch.no_grad():
+        assert np.allclose(mirror(x), torch.tanh(net(torch.from_numpy(x))).numpy(), atol=1e-6)
+        for param in net.parameters():
+            param.add_(0.5)  # in place, like an optimiser step
+        assert np.allclose(mirror(x), torch.tanh(net(torch.from_numpy(x))).numpy(), atol=1e-6)
+
+
 def test_critic_ensemble_members_are_independent():
     critics = Critics(2, 3, 1, (8,))
     obs, action = torch.randn(5, 3), torch.randn(5, 1)
@@ -179,12 +190,15 @@ def test_replay_buffer_shapes_and_wraparound():
     assert set(batch.rewards.tolist()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
 
 
-def test_real_next_obs_uses_final_obs_only_where_an_episode_ended():
-    next_obs = np.zeros((3, 2), np.float32)
-    final = np.array([None, np.ones(2, np.float32), None], dtype=object)
-    real = real_next_obs(next_obs, {"final_obs": final, "_final_obs": np.array([False, True, False])})
-    assert real.tolist() == [[0, 0], [1, 1], [0, 0]]
-    assert next_obs.sum() == 0  # the input is not modified
+def test_env_batch_returns_reached_and_reset_observations():
+    envs = EnvBatch(make_ctx("test/CounterTerminated-v0").make_env, 2)
+    assert envs.reset().tolist() == [[0.0], [0.0]]
+    for _ in range(2):
+        next_obs, reached, _, terminated = envs.step(np.zeros(2, np.int64))
+        assert next_obs is reached and not terminated.any()
+    next_obs, reached, rewards, terminated = envs.step(np.zeros(2, np.int64))  # both end at t = 3
+    assert reached[:, 0] == pytest.approx([0.3, 0.3]) and next_obs.tolist() == [[0.0], [0.0]]
+    assert terminated.tolist() == [1.0, 1.0] and rewards.shape == (2,)
 
 
 def test_update_clock_keeps_the_ratio_across_env_counts():

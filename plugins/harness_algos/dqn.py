@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.offpolicy_nets import mlp, polyak_update
-from harness_algos.replay import LOG_EVERY, MetricMeans, ReplayBuffer, UpdateClock, linear_schedule, real_next_obs
+from harness_algos.offpolicy_nets import NumpyMLP, adam, mlp, polyak_update
+from harness_algos.replay import LOG_EVERY, EnvBatch, MetricMeans, ReplayBuffer, UpdateClock, linear_schedule
 
 
 @dataclass
@@ -66,14 +66,15 @@ class DQNAgent:
 
     def __init__(self, params: Params, ctx: RunContext):
         self.p, self.device = params, torch.device(ctx.device)
-        self.envs = ctx.make_vec_env(params.n_envs)
-        obs_space, action_space = self.envs.single_observation_space, self.envs.single_action_space
+        self.envs = EnvBatch(ctx.make_env, params.n_envs)
+        action_space, obs_dim = self.envs.action_space, self.envs.obs_dim
         if not hasattr(action_space, "n"):
             raise TypeError(f"dqn needs a Discrete action space; {ctx.env_name} has {action_space}")
-        self.n_actions, obs_dim = int(action_space.n), int(np.prod(obs_space.shape))
+        self.n_actions = int(action_space.n)
         self.q = mlp([obs_dim, *params.hidden_sizes, self.n_actions]).to(self.device)
+        self.q_numpy = NumpyMLP(self.q)  # for acting: far less overhead than a torch call per step
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=params.learning_rate)
+        self.optimizer = adam(self.q.parameters(), params.learning_rate)
         self.rng = np.random.default_rng(ctx.seed)  # exploration and replay sampling
         self.act_rng = np.random.default_rng([ctx.seed, 1])  # act(deterministic=False) during evaluation
         self.buffer = ReplayBuffer(params.buffer_size, (obs_dim,), (), np.int64, self.rng, self.device)
@@ -84,7 +85,7 @@ class DQNAgent:
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         """Train for ``total_steps`` env steps, reporting to ``callback`` after every vector step."""
         p, n = self.p, self.p.n_envs
-        obs = self._obs if self._obs is not None else self._flat(self.envs.reset()[0])
+        obs = self._obs if self._obs is not None else self.envs.reset()
         clock = UpdateClock(p.train_freq, p.gradient_steps, p.learning_starts)
         means, no_metrics = MetricMeans(), {}
         start, end = self.steps, self.steps + total_steps
@@ -96,16 +97,18 @@ class DQNAgent:
                                            p.exploration_fraction, progress)
             actions = self._explore(obs)
 
-            # step; store the real last observation of finished episodes, bootstrap on truncation
-            next_obs, rewards, terminated, _truncated, infos = self.envs.step(actions)
-            next_obs = self._flat(next_obs)
-            self.buffer.add(obs, actions, rewards, self._flat(real_next_obs(next_obs, infos)), terminated)
+            # step; store the observation each env reached (the last one of a finished episode)
+            next_obs, reached, rewards, terminated = self.envs.step(actions)
+            self.buffer.add(obs, actions, rewards, reached, terminated)
             obs = next_obs
             self.steps += n
 
             # update the online net, then the target net on its own clock
-            for _ in range(clock.due(self.steps, n)):
+            updates = clock.due(self.steps, n)
+            for _ in range(updates):
                 means.add(self._update())
+            if updates:
+                self.q_numpy.refresh()
             if self.steps >= next_target_update:
                 polyak_update(self.q_target, self.q, p.tau)
                 next_target_update += p.target_update_interval
@@ -119,9 +122,6 @@ class DQNAgent:
                 break
         self._obs = obs
 
-    def _flat(self, obs: np.ndarray) -> np.ndarray:
-        return obs.reshape(len(obs), -1)
-
     def _explore(self, obs: np.ndarray) -> np.ndarray:
         """One action per env: random with probability epsilon (always before learning starts)."""
         n = len(obs)
@@ -129,12 +129,7 @@ class DQNAgent:
         use_random = self.rng.random(n) < self.epsilon
         if self.steps < self.p.learning_starts or use_random.all():
             return random_actions
-        return np.where(use_random, random_actions, self._greedy(obs))
-
-    def _greedy(self, obs: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            q = self.q(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
-        return q.argmax(dim=1).cpu().numpy()
+        return np.where(use_random, random_actions, self.q_numpy(obs).argmax(axis=1))
 
     def _update(self) -> dict[str, torch.Tensor]:
         """One gradient step on the Huber TD error of a sampled batch."""
@@ -154,7 +149,7 @@ class DQNAgent:
         """Greedy action for one observation (epsilon-greedy with the final epsilon if not deterministic)."""
         if not deterministic and self.act_rng.random() < self.p.exploration_final_eps:
             return int(self.act_rng.integers(self.n_actions))
-        return int(self._greedy(np.asarray(obs, dtype=np.float32).reshape(1, -1))[0])
+        return int(self.q_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1)).argmax())
 
     def save(self, path: Path) -> None:
         torch.save({"q": self.q.state_dict(), "q_target": self.q_target.state_dict()}, Path(path) / "dqn.pt")
@@ -163,6 +158,7 @@ class DQNAgent:
         state = torch.load(Path(path) / "dqn.pt", map_location=self.device)
         self.q.load_state_dict(state["q"])
         self.q_target.load_state_dict(state["q_target"])
+        self.q_numpy.refresh()
 
 
 def make_agent(params: Params, ctx: RunContext) -> DQNAgent:

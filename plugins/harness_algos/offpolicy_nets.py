@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -63,6 +64,41 @@ class Critics(nn.Module):
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         return self.layers[-1](x).squeeze(-1)
+
+
+class NumpyMLP:
+    """A numpy mirror of a ReLU :func:`mlp` for acting, one batch of envs at a time.
+
+    A torch call costs ~40 us of Python and dispatch for a one-row batch; these
+    few numpy ops cost ~9 us. On CPU the arrays share memory with the torch
+    parameters, so they follow every (in-place) optimiser step; on other
+    devices :meth:`refresh` copies them after updates.
+    """
+
+    def __init__(self, net: nn.Sequential, output: str = "identity"):
+        self.linears = [m for m in net if isinstance(m, nn.Linear)]
+        self.output = output
+        self.shared = self.linears[0].weight.device.type == "cpu"
+        self.layers: list[tuple[np.ndarray, np.ndarray]] = []
+        self.refresh(force=True)
+
+    def refresh(self, force: bool = False) -> None:
+        """Copy the weights again (a no-op on CPU, where they are shared)."""
+        if force or not self.shared:
+            self.layers = [(m.weight.detach().cpu().numpy().T, m.bias.detach().cpu().numpy()) for m in self.linears]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        last = len(self.layers) - 1
+        for i, (weight, bias) in enumerate(self.layers):
+            x = x @ weight + bias
+            if i < last:
+                np.maximum(x, 0.0, out=x)
+        return np.tanh(x) if self.output == "tanh" else x
+
+
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one op for all parameters; ~15% faster updates for small nets on CPU)."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
 
 
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:

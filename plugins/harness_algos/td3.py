@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from harness.api import RunContext, StepCallback
-from harness_algos.offpolicy_nets import Actor, Critics, polyak_update
-from harness_algos.replay import LOG_EVERY, MetricMeans, ReplayBuffer, UpdateClock, real_next_obs
+from harness_algos.offpolicy_nets import Actor, Critics, NumpyMLP, adam, polyak_update
+from harness_algos.replay import LOG_EVERY, EnvBatch, MetricMeans, ReplayBuffer, UpdateClock
 
 
 @dataclass
@@ -58,22 +58,23 @@ class TD3Agent:
 
     def __init__(self, params: Params, ctx: RunContext, name: str = "td3"):
         self.p, self.device, self.name = params, torch.device(ctx.device), name
-        self.envs = ctx.make_vec_env(params.n_envs)
-        obs_space, action_space = self.envs.single_observation_space, self.envs.single_action_space
+        self.envs = EnvBatch(ctx.make_env, params.n_envs)
+        action_space = self.envs.action_space
         if not (hasattr(action_space, "low") and np.all(np.isfinite(action_space.low))
                 and np.all(np.isfinite(action_space.high))):
             raise TypeError(f"{name} needs a bounded Box action space; {ctx.env_name} has {action_space}")
         self.action_shape = action_space.shape
         self.low = action_space.low.astype(np.float32).reshape(-1)
         self.high = action_space.high.astype(np.float32).reshape(-1)
-        obs_dim, act_dim = int(np.prod(obs_space.shape)), int(np.prod(action_space.shape))
+        obs_dim, act_dim = self.envs.obs_dim, int(np.prod(action_space.shape))
         self.act_dim = act_dim
         self.actor = Actor(obs_dim, act_dim, params.hidden_sizes).to(self.device)
+        self.actor_numpy = NumpyMLP(self.actor.net, output="tanh")  # for acting: no torch call per step
         self.critics = Critics(params.n_critics, obs_dim, act_dim, params.hidden_sizes).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critics_target = copy.deepcopy(self.critics).requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=params.learning_rate)
-        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=params.learning_rate)
+        self.actor_optimizer = adam(self.actor.parameters(), params.learning_rate)
+        self.critic_optimizer = adam(self.critics.parameters(), params.learning_rate)
         self.rng = np.random.default_rng(ctx.seed)  # exploration and replay sampling
         self.act_rng = np.random.default_rng([ctx.seed, 1])  # act(deterministic=False) during evaluation
         self.buffer = ReplayBuffer(params.buffer_size, (obs_dim,), (act_dim,), np.float32, self.rng, self.device)
@@ -83,7 +84,7 @@ class TD3Agent:
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         """Train for ``total_steps`` env steps, reporting to ``callback`` after every vector step."""
         p, n = self.p, self.p.n_envs
-        obs = self._obs if self._obs is not None else self._flat(self.envs.reset()[0])
+        obs = self._obs if self._obs is not None else self.envs.reset()
         clock = UpdateClock(p.train_freq, p.gradient_steps, p.learning_starts)
         means, no_metrics = MetricMeans(), {}
         end, next_log = self.steps + total_steps, self.steps + LOG_EVERY
@@ -92,18 +93,20 @@ class TD3Agent:
             if self.steps < p.learning_starts:
                 actions = self.rng.uniform(-1.0, 1.0, (n, self.act_dim)).astype(np.float32)
             else:
-                actions = self._noisy(self._policy(obs), p.exploration_noise, self.rng)
+                actions = self._noisy(self.actor_numpy(obs), p.exploration_noise, self.rng)
 
-            # step; store the real last observation of finished episodes, bootstrap on truncation
-            next_obs, rewards, terminated, _truncated, infos = self.envs.step(self._to_env(actions))
-            next_obs = self._flat(next_obs)
-            self.buffer.add(obs, actions, rewards, self._flat(real_next_obs(next_obs, infos)), terminated)
+            # step; store the observation each env reached (the last one of a finished episode)
+            next_obs, reached, rewards, terminated = self.envs.step(self._to_env(actions))
+            self.buffer.add(obs, actions, rewards, reached, terminated)
             obs = next_obs
             self.steps += n
 
             # update
-            for _ in range(clock.due(self.steps, n)):
+            updates = clock.due(self.steps, n)
+            for _ in range(updates):
                 means.add(self._update())
+            if updates:
+                self.actor_numpy.refresh()
 
             # log
             metrics = no_metrics
@@ -147,14 +150,6 @@ class TD3Agent:
             metrics["loss/actor"] = actor_loss
         return metrics
 
-    def _flat(self, obs: np.ndarray) -> np.ndarray:
-        return obs.reshape(len(obs), -1)
-
-    def _policy(self, obs: np.ndarray) -> np.ndarray:
-        """The actor's scaled actions for a batch of observations."""
-        with torch.no_grad():
-            return self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).cpu().numpy()
-
     def _noisy(self, actions: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
         noise = rng.normal(0.0, std, actions.shape).astype(np.float32)
         return np.clip(actions + noise, -1.0, 1.0)
@@ -166,7 +161,7 @@ class TD3Agent:
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """The actor's action for one observation (plus exploration noise if not deterministic)."""
-        action = self._policy(np.asarray(obs, dtype=np.float32).reshape(1, -1))
+        action = self.actor_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1))
         if not deterministic:
             action = self._noisy(action, self.p.exploration_noise, self.act_rng)
         return self._to_env(action)[0]
@@ -179,6 +174,7 @@ class TD3Agent:
         state = torch.load(Path(path) / f"{self.name}.pt", map_location=self.device)
         for key, value in state.items():
             getattr(self, key).load_state_dict(value)
+        self.actor_numpy.refresh()
 
 
 def make_agent(params: Params, ctx: RunContext) -> TD3Agent:
