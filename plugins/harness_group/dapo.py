@@ -1,0 +1,39 @@
+"""DAPO (Yu et al. 2025): no KL; clip-higher (eps_low < eps_high); dynamic sampling that drops
+all-equal groups; token-level loss; soft overlong punishment (switched on in the core by Params)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness_group.core import GroupParams, StepBatch, agent_factories, doc
+from harness_group.objectives import aggregate, clipped_objective
+from harness_group.presets import group_presets
+
+
+@dataclass
+class Params(GroupParams):
+    eps_low: float = doc(0.2, "lower clip: ratio >= 1 - eps_low for negative advantages (DAPO: 0.2)")
+    eps_high: float = doc(0.28, "upper clip: ratio <= 1 + eps_high for positive advantages (DAPO: 0.28; seed 000 quotes 0.8)")
+    dynamic_sampling: bool = doc(True, "drop groups whose scores are all equal and sample more prompts")
+    max_resamples: int = doc(3, "extra rounds of B prompts dynamic sampling may draw per batch")
+    overlong_buffer: int = doc(4, "L_cache: steps before the env's step limit where the length penalty ramps to -1 (0 = off)")
+    overlong_factor: float = doc(1.0, "weight of the overlong penalty added to the episode score")
+
+
+presets = group_presets(dapo=True)
+
+
+def loss(p: Params, b: StepBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    ratio = torch.exp(b.logp - b.old_logp)
+    surrogate, low, high = clipped_objective(ratio, b.adv, p.eps_low, p.eps_high)
+    policy_loss = aggregate(-surrogate, b.ep, b.n_episodes, "token")
+    return policy_loss, {
+        "loss/clip_fraction": (low | high).float().mean(),
+        "loss/clip_low_fraction": low.float().mean(),
+        "loss/clip_high_fraction": high.float().mean(),
+    }
+
+
+make_agent, load_agent = agent_factories(loss)

@@ -1,0 +1,99 @@
+"""Group-relative algorithms, DPO and the reward-model shaper: rollouts, sampling, determinism."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from harness.api import TRUE_REWARD_KEY, RunContext
+from harness.params import build_params, params_dict
+from harness.testing import check_algorithm, make_context
+from harness_group import dapo, reward_model
+from harness_group.policy import make_policy
+from harness_group.rollout import collect_groups
+from harness_group.seqenv import SequenceEnv
+
+TINY = {"prompts_per_batch": 2, "group_size": 3, "hidden": 16, "update_epochs": 2, "minibatches": 2}
+
+
+class ConstantEnv(gym.Env):
+    """Three steps, reward 1 each: every group is all-equal."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), 1.0, self.t >= 3, False, {}
+
+
+def test_groups_share_their_prompt_and_groups_differ():
+    envs = [SequenceEnv("reverse", 3) for _ in range(6)]
+    policy = make_policy(envs[0].observation_space.shape, 6, "gru", 8)
+    episodes = collect_groups(envs, policy, [11, 12], group_size=3)
+    first = episodes.obs[np.concatenate([[0], np.cumsum(episodes.lengths)[:-1]])]
+    assert all((first[i] == first[0]).all() for i in range(3))
+    assert all((first[i] == first[3]).all() for i in range(3, 6))
+    assert not (first[0] == first[3]).all()
+    assert episodes.steps == len(episodes.actions) == int(episodes.lengths.sum())
+
+
+def test_dynamic_sampling_drops_all_equal_groups_and_counts_every_step():
+    params = build_params(dapo.Params, {**TINY, "max_resamples": 2, "overlong_buffer": 0})
+    ctx = RunContext("const", 0, "cpu", lambda i: ConstantEnv())
+    agent = dapo.make_agent(params, ctx)
+    seen = []
+    agent.learn(60, lambda step, metrics: seen.append((step, dict(metrics))) or True)
+    step, metrics = next((s, m) for s, m in seen if m)
+    assert step == 3 * 2 * 3 * 3  # 3 rounds x 2 prompts x 3 episodes x 3 steps, all spent
+    assert metrics["group/all_equal_fraction"] == 1.0 and metrics["group/kept_groups"] == 0.0
+    assert "loss/policy" not in metrics  # nothing informative was left to learn from
+
+
+@pytest.mark.parametrize("name", ["grpo", "dapo", "gspo", "gmpo", "gpg"])
+def test_group_variant_is_deterministic_and_reloads(name):
+    trained = check_algorithm(name, "CartPole-v1", steps=300, params=TINY)
+    assert trained.episodes
+
+
+def test_gru_policy_on_the_sequence_task_is_deterministic():
+    check_algorithm("grpo", "seq/reverse-2", steps=120, params={**TINY, "policy": "gru"})
+
+
+def test_dpo_is_deterministic_and_reloads():
+    check_algorithm("dpo", "CartPole-v1", steps=400,
+                    params={"pairs_per_round": 4, "updates_per_round": 2, "batch_pairs": 4, "hidden": 16})
+
+
+def test_reward_model_fit_is_deterministic_and_leaves_global_rng_alone():
+    params = build_params(reward_model.Params, {"n_pairs": 40, "train_steps": 40, "hidden": 16})
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = reward_model.fit(gym.make("CartPole-v1"), params)
+    assert torch.equal(before, torch.get_rng_state())
+    torch.manual_seed(999)
+    second = reward_model.fit(gym.make("CartPole-v1"), params)
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(first.reward(x, np.ones(5, int), x), second.reward(x, np.ones(5, int), x))
+    assert first.accuracy > 0.8  # longer CartPole episodes are preferred and the model ranks them so
+
+
+def test_reward_model_replaces_the_reward_and_keeps_the_true_one():
+    shaper = {"name": "reward_model", "params": params_dict(build_params(reward_model.Params, {
+        "n_pairs": 40, "train_steps": 40, "hidden": 8, "seed": 5}))}
+    ctx, episodes = make_context("CartPole-v1", seed=0, shapers=[shaper])
+    env_a, env_b = ctx.make_env(0), ctx.make_env(1)
+    env_a.reset()
+    env_b.reset()
+    assert env_a.unwrapped is not env_b.unwrapped
+    assert len({id(m) for m in reward_model.CACHE.values()}) >= 1
+    _, reward, *_, info = env_a.step(0)
+    assert info[TRUE_REWARD_KEY] == 1.0 and reward != 1.0
+    assert info["harness/reward_components"]["learned"] == reward
