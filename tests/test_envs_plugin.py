@@ -25,7 +25,7 @@ def registry() -> Registry:
 
 
 def test_every_listed_environment_is_registered(registry):
-    assert registry.names("environment") == sorted(LISTED)
+    assert set(LISTED) <= set(registry.names("environment"))
 
 
 @pytest.mark.parametrize("name", LISTED)

@@ -1,0 +1,46 @@
+"""SB3 A2C as the harness algorithm ``sb3.a2c`` (defaults = SB3 2.x defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3 import A2C
+
+from harness.api import RunContext
+from harness_sb3 import adapter
+from harness_sb3.params import SB3Params, load_presets, param
+
+presets, zoo_budgets = load_presets("a2c")
+KEYS = adapter.metric_keys()
+
+
+@dataclass
+class Params(SB3Params):
+    """A2C hyperparameters (SB3 constructor arguments) plus harness-level env options."""
+
+    policy: str = param("policy", "MlpPolicy")
+    n_envs: int = param("n_envs", 1)
+    normalize: bool | dict[str, Any] = param("normalize", False)
+    learning_rate: float | str = param("learning_rate", 7e-4)
+    n_steps: int = param("n_steps", 5)
+    gamma: float = param("gamma", 0.99)
+    gae_lambda: float = param("gae_lambda", 1.0)
+    ent_coef: float = param("ent_coef", 0.0)
+    vf_coef: float = param("vf_coef", 0.5)
+    max_grad_norm: float = param("max_grad_norm", 0.5)
+    rms_prop_eps: float = param("rms_prop_eps", 1e-5)
+    use_rms_prop: bool = param("use_rms_prop", True)
+    use_sde: bool = param("use_sde", False)
+    sde_sample_freq: int = param("sde_sample_freq", -1)
+    normalize_advantage: bool = param("normalize_advantage", False)
+    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+
+
+def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:
+    return adapter.make_agent(A2C, params, ctx, KEYS)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> adapter.SB3Agent:
+    return adapter.load_agent(A2C, params, ctx, path, KEYS)

@@ -1,0 +1,44 @@
+"""SB3 DDPG as the harness algorithm ``sb3.ddpg`` (defaults = SB3 2.x defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from stable_baselines3 import DDPG
+
+from harness.api import RunContext
+from harness_sb3 import adapter
+from harness_sb3.params import SB3Params, load_presets, param
+
+presets, zoo_budgets = load_presets("ddpg")
+KEYS = adapter.metric_keys()
+
+
+@dataclass
+class Params(SB3Params):
+    """DDPG hyperparameters (SB3 constructor arguments) plus harness-level env and noise options."""
+
+    policy: str = param("policy", "MlpPolicy")
+    n_envs: int = param("n_envs", 1)
+    normalize: bool | dict[str, Any] = param("normalize", False)
+    learning_rate: float | str = param("learning_rate", 1e-3)
+    buffer_size: int = param("buffer_size", 1_000_000)
+    learning_starts: int = param("learning_starts", 100)
+    batch_size: int = param("batch_size", 256)
+    tau: float = param("tau", 0.005)
+    gamma: float = param("gamma", 0.99)
+    train_freq: int | tuple[int, str] = param("train_freq", 1)
+    gradient_steps: int = param("gradient_steps", 1)
+    noise_type: Literal["normal", "ornstein-uhlenbeck"] | None = param("noise_type", None)
+    noise_std: float = param("noise_std", 0.1)
+    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+
+
+def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:
+    return adapter.make_agent(DDPG, params, ctx, KEYS)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> adapter.SB3Agent:
+    return adapter.load_agent(DDPG, params, ctx, path, KEYS)

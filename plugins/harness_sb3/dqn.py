@@ -1,0 +1,47 @@
+"""SB3 DQN as the harness algorithm ``sb3.dqn`` (defaults = SB3 2.x defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3 import DQN
+
+from harness.api import RunContext
+from harness_sb3 import adapter
+from harness_sb3.params import SB3Params, load_presets, param
+
+presets, zoo_budgets = load_presets("dqn")
+KEYS = adapter.metric_keys("loss/td")
+
+
+@dataclass
+class Params(SB3Params):
+    """DQN hyperparameters (SB3 constructor arguments) plus harness-level env options."""
+
+    policy: str = param("policy", "MlpPolicy")
+    n_envs: int = param("n_envs", 1)
+    normalize: bool | dict[str, Any] = param("normalize", False)
+    learning_rate: float | str = param("learning_rate", 1e-4)
+    buffer_size: int = param("buffer_size", 1_000_000)
+    learning_starts: int = param("learning_starts", 100)
+    batch_size: int = param("batch_size", 32)
+    tau: float = param("tau", 1.0)
+    gamma: float = param("gamma", 0.99)
+    train_freq: int | tuple[int, str] = param("train_freq", 4)
+    gradient_steps: int = param("gradient_steps", 1)
+    target_update_interval: int = param("target_update_interval", 10_000)
+    exploration_fraction: float = param("exploration_fraction", 0.1)
+    exploration_initial_eps: float = param("exploration_initial_eps", 1.0)
+    exploration_final_eps: float = param("exploration_final_eps", 0.05)
+    max_grad_norm: float = param("max_grad_norm", 10.0)
+    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+
+
+def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:
+    return adapter.make_agent(DQN, params, ctx, KEYS)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> adapter.SB3Agent:
+    return adapter.load_agent(DQN, params, ctx, path, KEYS)

@@ -1,0 +1,49 @@
+"""SB3 PPO as the harness algorithm ``sb3.ppo`` (defaults = SB3 2.x defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3 import PPO
+
+from harness.api import RunContext
+from harness_sb3 import adapter
+from harness_sb3.params import SB3Params, load_presets, param
+
+presets, zoo_budgets = load_presets("ppo")
+KEYS = adapter.metric_keys("loss/total")
+
+
+@dataclass
+class Params(SB3Params):
+    """PPO hyperparameters (SB3 constructor arguments) plus harness-level env options."""
+
+    policy: str = param("policy", "MlpPolicy")
+    n_envs: int = param("n_envs", 1)
+    normalize: bool | dict[str, Any] = param("normalize", False)
+    learning_rate: float | str = param("learning_rate", 3e-4)
+    n_steps: int = param("n_steps", 2048)
+    batch_size: int = param("batch_size", 64)
+    n_epochs: int = param("n_epochs", 10)
+    gamma: float = param("gamma", 0.99)
+    gae_lambda: float = param("gae_lambda", 0.95)
+    clip_range: float | str = param("clip_range", 0.2)
+    clip_range_vf: float | str | None = param("clip_range_vf", None)
+    normalize_advantage: bool = param("normalize_advantage", True)
+    ent_coef: float = param("ent_coef", 0.0)
+    vf_coef: float = param("vf_coef", 0.5)
+    max_grad_norm: float = param("max_grad_norm", 0.5)
+    use_sde: bool = param("use_sde", False)
+    sde_sample_freq: int = param("sde_sample_freq", -1)
+    target_kl: float | None = param("target_kl", None)
+    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+
+
+def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:
+    return adapter.make_agent(PPO, params, ctx, KEYS)
+
+
+def load_agent(params: Params, ctx: RunContext, path: Path) -> adapter.SB3Agent:
+    return adapter.load_agent(PPO, params, ctx, path, KEYS)
