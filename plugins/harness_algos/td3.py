@@ -77,6 +77,7 @@ class TD3Agent:
         self.critic_optimizer = adam(self.critics.parameters(), params.learning_rate)
         self.rng = np.random.default_rng(ctx.seed)  # exploration and replay sampling
         self.act_rng = np.random.default_rng([ctx.seed, 1])  # act(deterministic=False) during evaluation
+        self.noise_rng = torch.Generator(self.device).manual_seed(ctx.seed)  # target policy smoothing
         self.buffer = ReplayBuffer(params.buffer_size, (obs_dim,), (act_dim,), np.float32, self.rng, self.device)
         self.steps = self.updates = 0
         self._obs: np.ndarray | None = None
@@ -125,7 +126,8 @@ class TD3Agent:
         with torch.no_grad():
             next_actions = self.actor_target(batch.next_obs)
             if p.target_policy_noise > 0:
-                noise = torch.randn_like(next_actions) * p.target_policy_noise
+                noise = torch.randn(next_actions.shape, generator=self.noise_rng, device=self.device)
+                noise = noise * p.target_policy_noise
                 next_actions = smoothed_target_action(next_actions, noise, p.target_noise_clip)
             q_next = self.critics_target(batch.next_obs, next_actions).min(dim=0).values
             target = batch.rewards + p.gamma * (1.0 - batch.terminated) * q_next
