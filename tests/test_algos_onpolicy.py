@@ -17,7 +17,14 @@ from harness.registry import Registry, make_plugin_manager
 from harness.seeding import seed_everything
 from harness.testing import check_algorithm
 from harness_algos import a2c, ppo, reinforce, trpo
-from harness_algos.common import CategoricalHead, GaussianHead, RewardScaler, RunningMeanStd
+from harness_algos.common import (
+    CategoricalHead,
+    GaussianHead,
+    LeanAdam,
+    RewardScaler,
+    RunningMeanStd,
+    clip_grad_norm,
+)
 from harness_algos.onpolicy import Rollout, gae
 from harness_algos.reinforce import discounted_returns
 from harness_algos.trpo import conjugate_gradient, line_search
@@ -206,7 +213,7 @@ def test_heads_agree_with_torch_distributions():
 
     gauss = GaussianHead(2, init_log_std=-0.5)
     mean, mean2 = torch.randn(5, 2), torch.randn(5, 2)
-    dist, dist2 = gauss(mean), torch.cat([mean2, torch.full((5, 2), 0.3)], -1)
+    dist, dist2 = gauss.dist(mean), torch.cat([mean2, torch.full((5, 2), 0.3)], -1)
     ref = torch.distributions.Normal(mean, torch.full((5, 2), -0.5).exp())
     ref2 = torch.distributions.Normal(mean2, torch.full((5, 2), 0.3).exp())
     a = torch.randn(5, 2)
@@ -220,6 +227,26 @@ def test_gumbel_sampling_follows_the_softmax():
     logits = torch.log(torch.tensor([[0.2, 0.5, 0.3]])).expand(20_000, 3)
     counts = torch.bincount(CategoricalHead(3).sample(logits), minlength=3).float() / 20_000
     torch.testing.assert_close(counts, torch.tensor([0.2, 0.5, 0.3]), atol=0.015, rtol=0)
+
+
+def test_lean_adam_and_clipping_match_torch():
+    torch.manual_seed(0)
+    target = torch.randn(3, 4)
+    ours, theirs = [torch.nn.Parameter(torch.randn(3, 4)) for _ in range(2)]
+    theirs.data.copy_(ours.data)
+    lean, ref = LeanAdam([ours], lr=0.1, eps=1e-5), torch.optim.Adam([theirs], lr=0.1, eps=1e-5)
+    for step in range(5):
+        lean.param_groups[0]["lr"] = ref.param_groups[0]["lr"] = 0.1 / (step + 1)
+        for param, optimizer in ((ours, lean), (theirs, ref)):
+            optimizer.zero_grad()
+            (10 * (param - target) ** 2).sum().backward()
+            if optimizer is lean:
+                norm = clip_grad_norm([param], 1.0)
+            else:
+                expected = torch.nn.utils.clip_grad_norm_([param], 1.0)
+            optimizer.step()
+        torch.testing.assert_close(norm, expected)
+        torch.testing.assert_close(ours, theirs)
 
 
 def test_running_mean_std_and_reward_scaling():

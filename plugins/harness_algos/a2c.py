@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import param
+from harness_algos.common import LeanAdam, param
 from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
 
 
@@ -51,12 +51,11 @@ class A2CAgent(VecAgent):
 
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
-        parameters = self.model.parameters()
         if params.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(parameters, lr=params.learning_rate, alpha=params.rms_alpha,
+            self.optimizer = torch.optim.RMSprop(self.parameters, lr=params.learning_rate, alpha=params.rms_alpha,
                                                  eps=params.eps, foreach=True)
         else:
-            self.optimizer = torch.optim.Adam(parameters, lr=params.learning_rate, eps=params.eps, foreach=True)
+            self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate, eps=params.eps)
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         for progress in self.budget(total_steps):

@@ -23,6 +23,7 @@ from harness_algos.common import (
     RewardScaler,
     RunningMeanStd,
     action_converter,
+    clip_grad_norm,
     flat_dim,
     load_checkpoint,
     param,
@@ -79,7 +80,7 @@ class Batch(NamedTuple):
     advantages: torch.Tensor
     returns: torch.Tensor
 
-    def take(self, index: torch.Tensor) -> Batch:
+    def take(self, index: torch.Tensor | slice) -> Batch:
         return Batch(*(x[index] for x in self))
 
 
@@ -112,6 +113,7 @@ class Agent:
         self.obs_dim = flat_dim(self.observation_space)
         self.model = ActorCritic(self.obs_dim, self.action_space, params.hidden, params.activation,
                                  params.init_log_std).to(self.device)
+        self.parameters = list(self.model.parameters())
         self.discrete = isinstance(self.model.head, CategoricalHead)
         self.obs_rms = RunningMeanStd((self.obs_dim,)) if params.normalize_obs else None
         self.to_env = action_converter(self.action_space)
@@ -152,7 +154,7 @@ class Agent:
         """Clip the gradients' global norm when ``max_norm`` is set; return the norm before clipping."""
         if not max_norm:
             return None
-        return torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm, foreach=True)
+        return clip_grad_norm(self.parameters, max_norm)
 
 
 class VecAgent(Agent):
@@ -216,8 +218,11 @@ class VecAgent(Agent):
         return Batch(*(self.tensor(a.reshape(rows, *a.shape[2:])) for a in arrays))
 
 
-def minibatches(rows: int, size: int, epochs: int, device: torch.device) -> Iterator[torch.Tensor]:
+def minibatches(rows: int, size: int, epochs: int, device: torch.device) -> Iterator[torch.Tensor | slice]:
     """Row indices of ``epochs`` shuffled passes over ``rows`` rows, ``size`` at a time."""
+    if size >= rows:  # full-batch steps: no shuffling, no copies
+        yield from (slice(None) for _ in range(epochs))
+        return
     for _ in range(epochs):
         order = torch.randperm(rows, device=device)
         for start in range(0, rows, size):

@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import param
+from harness_algos.common import LeanAdam, param
 from harness_algos.onpolicy import (
     Batch,
     RolloutParams,
@@ -55,7 +55,12 @@ ZOO = {
                            ent_coef=0.01),
 }
 
-presets = {"default": {"*": {}}, "zoo": ZOO}
+FAST = {
+    "CartPole-v1": dict(n_envs=16, n_steps=64, batch_size=512, n_epochs=4, gae_lambda=0.8, gamma=0.98,
+                        learning_rate=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True),
+}
+
+presets = {"default": {"*": {}}, "zoo": ZOO, "fast": FAST}
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, clip: float) -> torch.Tensor:
@@ -77,8 +82,7 @@ class PPOAgent(VecAgent):
 
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.learning_rate,
-                                          eps=params.adam_eps, foreach=True)
+        self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate, eps=params.adam_eps)
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         for progress in self.budget(total_steps):

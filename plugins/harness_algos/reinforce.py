@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import param
+from harness_algos.common import LeanAdam, param
 from harness_algos.onpolicy import Agent, NetParams, explained_variance
 
 
@@ -52,7 +52,7 @@ class ReinforceAgent(Agent):
 
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=params.learning_rate, foreach=True)
+        self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate)
         self.envs: list | None = None
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import param
+from harness_algos.common import LeanAdam, param
 from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_variance, minibatches
 
 
@@ -101,8 +101,7 @@ class TRPOAgent(VecAgent):
 
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
-        self.critic_optimizer = torch.optim.Adam(self.model.critic.parameters(), lr=params.learning_rate,
-                                                 foreach=True)
+        self.critic_optimizer = LeanAdam(self.model.critic.parameters(), lr=params.learning_rate)
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         for _ in self.budget(total_steps):

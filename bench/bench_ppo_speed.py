@@ -1,0 +1,115 @@
+"""Native PPO vs SB3 PPO on CartPole-v1: env steps per second and final return, side by side.
+
+    python bench/bench_ppo_speed.py --steps 100000 --seeds 0,1,2
+
+SB3 runs the rl-zoo3 CartPole-v1 preset as a plain SB3 script (DummyVecEnv of
+8 envs, Monitor); native PPO runs through ``make_agent`` on harness training
+envs (``ctx.make_vec_env``), as a harness worker would.  Both use one torch
+thread.  Only ``learn`` is timed; each agent is then evaluated deterministically
+on the harness's evaluation seeds of that run seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from harness.envs import eval_env_seeds
+from harness.params import build_params, preset_overrides
+from harness.seeding import seed_everything
+from harness.testing import make_context
+
+ENV = "CartPole-v1"
+# rl-zoo3 hyperparams/ppo.yml, CartPole-v1 (lin_x: x * progress_remaining)
+ZOO = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0)
+
+
+def evaluate(act, seed: int, episodes: int) -> float:
+    """Mean undiscounted return of ``act(obs)`` over the run's evaluation seeds."""
+    env, returns = gym.make(ENV), []
+    for episode_seed in eval_env_seeds(seed, episodes):
+        obs, _ = env.reset(seed=episode_seed)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(act(obs))
+            total, done = total + float(reward), terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def run_sb3(seed: int, steps: int, episodes: int) -> tuple[float, float]:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    seed_everything(seed)
+    env = make_vec_env(ENV, n_envs=8, seed=seed)
+    model = PPO("MlpPolicy", env, learning_rate=lambda f: f * 1e-3, clip_range=lambda f: f * 0.2,
+                seed=seed, device="cpu", **ZOO)
+    began = time.perf_counter()
+    model.learn(steps)
+    sps = model.num_timesteps / (time.perf_counter() - began)
+    return sps, evaluate(lambda obs: int(model.predict(obs, deterministic=True)[0]), seed, episodes)
+
+
+def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dict,
+               profile: str | None) -> tuple[float, float]:
+    from harness_algos import ppo
+
+    params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, ENV), **overrides})
+    seed_everything(seed)
+    ctx, _ = make_context(ENV, seed)
+    agent = ppo.make_agent(params, ctx)
+    profiler = cProfile.Profile() if profile else None
+    began = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    agent.learn(steps, lambda step, metrics: True)
+    elapsed = time.perf_counter() - began
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    return agent.env_steps / elapsed, evaluate(lambda obs: agent.act(obs, True), seed, episodes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100_000)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per seed")
+    parser.add_argument("--preset", default="fast", help="native PPO preset")
+    parser.add_argument("--params", default="{}", help="JSON overrides of the native preset")
+    parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--skip-native", action="store_true")
+    parser.add_argument("--profile", help="write a cProfile of the native learn() of each seed here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        sb3 = (np.nan, np.nan) if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
+        native = (np.nan, np.nan) if args.skip_native else run_native(
+            seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.profile)
+        rows.append((seed, *sb3, *native))
+        print(f"seed {seed}: SB3 {sb3[0]:8.0f} steps/s return {sb3[1]:6.1f} | "
+              f"native {native[0]:8.0f} steps/s return {native[1]:6.1f} | ratio {native[0] / sb3[0]:5.1f}x",
+              flush=True)
+    table = np.array([r[1:] for r in rows])
+    sb3_sps, sb3_ret, nat_sps, nat_ret = table.mean(0)
+    print(f"\n{ENV}, {args.steps} steps, seeds {args.seeds}, {args.episodes} eval episodes each, native preset {args.preset!r}")
+    print("| agent | steps/s | final return (mean over seeds) |")
+    print("|---|---:|---:|")
+    print(f"| SB3 PPO (rl-zoo3 preset) | {sb3_sps:,.0f} | {sb3_ret:.1f} |")
+    print(f"| native PPO ({args.preset}) | {nat_sps:,.0f} | {nat_ret:.1f} |")
+    print(f"| ratio (native / SB3) | {nat_sps / sb3_sps:.1f}x | |")
+
+
+if __name__ == "__main__":
+    main()
