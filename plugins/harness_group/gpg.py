@@ -19,7 +19,7 @@ class Params(GroupParams):
     valid_group_rescale: bool = doc(True, "GPG's alpha: scale the loss by E / (episodes with a nonzero advantage)")
 
 
-presets = group_presets()
+presets = group_presets(on_policy=True)
 
 
 def loss(p: Params, b: StepBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
