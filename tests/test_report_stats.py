@@ -94,9 +94,20 @@ def test_improvement_interval_equals_rliable_on_identical_resamples(rly):
     point, intervals = rly.get_interval_estimates(
         {"xy": [x, y]}, lambda a, b: np.array([rly_metrics.probability_of_improvement(a, b)]), reps=reps)
     ix, iy = _replay(12, [x.shape, y.shape], reps)
-    replicates = stats.probability_of_improvement(stats.resample(x, ix), stats.resample(y, iy))
+    replicates = stats.improvement_replicates(x, y, ix, iy)
     np.testing.assert_allclose(point["xy"][0], stats.probability_of_improvement(x, y), rtol=1e-12)
     np.testing.assert_allclose(intervals["xy"].ravel(), stats.percentile_interval(replicates), rtol=1e-9)
+
+
+def test_count_based_replicates_equal_direct_resampling():
+    x, y = matrices(9, runs=6, tasks=3)
+    rng = np.random.default_rng(0)
+    ix, iy = stats.stratified_indices(rng, *x.shape, 50), stats.stratified_indices(rng, *y.shape, 50)
+    direct = stats.probability_of_improvement(stats.resample(x, ix), stats.resample(y, iy))
+    np.testing.assert_allclose(stats.improvement_replicates(x, y, ix, iy), direct, rtol=1e-12)
+    counts = stats.resample_counts(ix, x.shape[0])
+    assert counts.shape == (50, 6, 3) and (counts.sum(axis=1) == 6).all()
+    np.testing.assert_allclose((counts * x).sum(axis=1) / 6, stats.resample(x, ix).mean(axis=1), rtol=1e-12)
 
 
 def test_seeded_intervals_agree_with_rliable_statistically(rly):
@@ -159,6 +170,19 @@ def test_profile_and_curve_band_shapes():
     assert point.shape == low.shape == high.shape == (3,)
     assert np.all(low <= point + 1e-12) and np.all(point <= high + 1e-12)
     curves = np.array([[0.0, 1.0, 2.0], [0.0, 2.0, 4.0], [0.0, 3.0, 6.0]])
-    mid, lo, hi = stats.curve_band(curves, stats.iqm, "c", reps=200)
+    mid, lo, hi = stats.curve_band(curves, "c", reps=200)
     np.testing.assert_allclose(mid, [0.0, 2.0, 4.0])
     assert lo[0] == hi[0] == 0.0 and lo[2] < 4.0 < hi[2]
+
+
+@pytest.mark.parametrize("runs", [3, 4, 8, 13])
+def test_iqm_of_counts_equals_iqm_of_resamples(runs):
+    rng = np.random.default_rng(runs)
+    values = rng.normal(size=(5, runs)).round(1)  # 5 independent points; rounding makes ties
+    indices = rng.integers(0, runs, size=(40, 5, runs))
+    direct = stats.iqm(np.take_along_axis(np.broadcast_to(values, (40, 5, runs)), indices, axis=2)[..., None])
+    order = np.argsort(values, axis=1)
+    counts = stats.resample_counts(indices.reshape(40 * 5, runs, 1), runs)[..., 0].reshape(40, 5, runs)
+    via_counts = stats.iqm_of_counts(np.take_along_axis(values, order, axis=1),
+                                     np.take_along_axis(counts, np.broadcast_to(order, counts.shape), axis=2))
+    np.testing.assert_allclose(via_counts, direct, rtol=1e-12, atol=1e-12)

@@ -6,5 +6,6 @@ PNG plots, and logs them to MLflow as artifacts of a ``harness.kind=report`` run
 """
 
 from harness.report.build import build_report
+from harness.report.extra import ReportSection, SectionData
 
-__all__ = ["build_report"]
+__all__ = ["ReportSection", "SectionData", "build_report"]

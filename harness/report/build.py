@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.report import plots, sections, stats
 from harness.report.data import RunData, load_runs
+from harness.report.extra import SectionData, plugin_blocks
 from harness.report.paths import fresh_dir, report_dir, safe_name
 from harness.report.provenance import provenance_blocks
 from harness.report.render import Block, Heading, Image, Text, to_html, to_markdown
@@ -40,6 +41,9 @@ def build_report(experiment: str, tracking_uri: str, out_root: Path = Path("repo
     fresh_dir(target)
     _write_csvs(target, scored, tables)
     blocks = _content(target, data, scored, tables, infos, tracking_uri, suite, reps)
+    extra = SectionData(experiment, scored.runs, scored.curves, scored.issues, tables, target)
+    at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == "Runs not in the statistics")
+    blocks[at:at] = plugin_blocks(registry, extra)
     title = f"harness report: {experiment}"
     (target / "index.md").write_text(to_markdown(title, blocks), encoding="utf-8")
     (target / "report.html").write_text(to_html(title, blocks, target), encoding="utf-8")

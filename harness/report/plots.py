@@ -20,7 +20,7 @@ import seaborn as sns  # noqa: E402
 from harness.report import stats  # noqa: E402
 from harness.report.tables import AGGREGATE_METRICS, ALL_ENVS  # noqa: E402
 
-GRID_POINTS = 60
+GRID_POINTS = 50
 PNG_OPTIONS = {"format": "png", "dpi": 90, "metadata": {"Software": None}}
 
 
@@ -50,14 +50,19 @@ def _margins(fig: plt.Figure, left_chars: int = 6, top: float = 0.4, bottom: flo
                         bottom=bottom / height, wspace=wspace)
 
 
-def _interpolated(curves: pd.DataFrame, x: str, grid: np.ndarray) -> np.ndarray:
-    """Each run's eval return at ``grid`` points of column ``x``: ``(runs, points)``."""
-    rows = []
-    for _, run in curves.groupby("run_id", sort=True):
-        run = run.dropna(subset=[x, "return_mean"]).sort_values(x)
-        if len(run):
-            rows.append(np.interp(grid, run[x].to_numpy(float), run["return_mean"].to_numpy(float)))
-    return np.array(rows)
+def _per_run(curves: pd.DataFrame, x: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """run_id -> (x values, eval returns), sorted by x, without missing points."""
+    table = curves[["run_id", x, "return_mean"]].dropna().sort_values(["run_id", x], kind="stable")
+    ids = table["run_id"].to_numpy()
+    xs, ys = table[x].to_numpy(float), table["return_mean"].to_numpy(float)
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    return {chunk[0]: (xv, yv) for chunk, xv, yv in
+            zip(np.split(ids, cuts), np.split(xs, cuts), np.split(ys, cuts), strict=True) if len(chunk)}
+
+
+def _interpolated(runs: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray) -> np.ndarray:
+    """Each run's eval return at ``grid`` (its last value after it ended): ``(runs, points)``."""
+    return np.array([np.interp(grid, xs, ys) for xs, ys in runs])
 
 
 def learning_curves(curves: pd.DataFrame, labels: pd.Series, colours: dict[str, tuple], title: str,
@@ -69,14 +74,15 @@ def learning_curves(curves: pd.DataFrame, labels: pd.Series, colours: dict[str, 
     with _style():
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
         for ax, x, xlabel in ((axes[0], "step", "environment steps"), (axes[1], "elapsed", "wall time (s)")):
+            by_run = _per_run(curves, x)
             for label in sorted(set(labels)):
-                runs = curves[curves["run_id"].isin(set(labels.index[labels == label]))]
-                end = runs.groupby("run_id")[x].max().max()
-                if not np.isfinite(end) or end <= 0:
+                runs = [by_run[r] for r in labels.index[labels == label] if r in by_run]
+                end = max((xs[-1] for xs, _ in runs), default=0.0)
+                if not runs or not np.isfinite(end) or end <= 0:
                     continue
                 grid = np.linspace(0, end, GRID_POINTS)
-                matrix = _interpolated(runs, x, grid)
-                point, low, high = stats.curve_band(matrix, stats.iqm, (title, label, x))
+                matrix = _interpolated(runs, grid)
+                point, low, high = stats.curve_band(matrix, (title, label, x))
                 ax.plot(grid, point, color=colours[label], label=f"{label} (n={len(matrix)})", lw=1.6)
                 ax.fill_between(grid, low, high, color=colours[label], alpha=0.2, lw=0)
             if threshold is not None:

@@ -47,9 +47,11 @@ def iqm(scores: np.ndarray) -> np.ndarray:
 
     The 25% trimmed mean of ``scipy.stats.trim_mean`` (``int(0.25 n)`` cut from each end).
     """
-    flat = np.sort(_flat(scores), axis=-1)
+    flat = _flat(scores)
     n = flat.shape[-1]
     cut = int(0.25 * n)
+    if cut:
+        flat = np.partition(flat, (cut, n - cut - 1), axis=-1)  # the middle block, unordered
     return flat[..., cut : n - cut].mean(axis=-1)
 
 
@@ -105,6 +107,26 @@ def resample(scores: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return scores[indices, np.arange(scores.shape[1])]
 
 
+def resample_counts(indices: np.ndarray, runs: int) -> np.ndarray:
+    """How often each run is drawn: ``(reps, draws, tasks)`` indices -> ``(reps, runs, tasks)`` counts."""
+    reps, _, tasks = indices.shape
+    cell = (np.arange(reps)[:, None, None] * tasks + np.arange(tasks)) * runs + indices
+    return np.bincount(cell.ravel(), minlength=reps * tasks * runs).reshape(reps, tasks, runs).transpose(0, 2, 1)
+
+
+def improvement_replicates(x: np.ndarray, y: np.ndarray, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    """``probability_of_improvement`` of each resample pair, from draw counts: ``(reps,)``.
+
+    Equal to ``probability_of_improvement(resample(x, ix), resample(y, iy))`` without
+    building the ``(reps, runs_x, runs_y, tasks)`` comparison array.
+    """
+    wins = (x[:, None, :] > y[None, :, :]) + 0.5 * (x[:, None, :] == y[None, :, :])  # (runs_x, runs_y, tasks)
+    cx = resample_counts(ix, x.shape[0]).transpose(2, 0, 1).astype(float)  # (tasks, reps, runs_x)
+    cy = resample_counts(iy, y.shape[0]).transpose(2, 0, 1).astype(float)  # (tasks, reps, runs_y)
+    per_task = ((cx @ wins.transpose(2, 0, 1)) * cy).sum(axis=-1) / (x.shape[0] * y.shape[0])  # (tasks, reps)
+    return per_task.mean(axis=0)
+
+
 def percentile_interval(replicates: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval over axis 0 of ``(reps, ...)`` replicates (linear interpolation)."""
     alpha = 100 * (1 - level) / 2
@@ -129,40 +151,55 @@ def interval(scores: np.ndarray, metric: Metric, key: object, reps: int = REPS, 
     return _estimate(metric(scores), metric(resample(scores, indices)), level)
 
 
-def paired_replicates(x: np.ndarray, y: np.ndarray, key: object, reps: int = REPS) -> tuple[np.ndarray, np.ndarray]:
-    """Independent stratified resamples of two score matrices, ``(reps, runs, tasks)`` each."""
+def _pair_indices(x: np.ndarray, y: np.ndarray, key: object, reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Independent stratified resampling indices for two score matrices."""
     rng = np.random.default_rng(stable_seed("pair", key))
-    return (
-        resample(x, stratified_indices(rng, *x.shape, reps)),
-        resample(y, stratified_indices(rng, *y.shape, reps)),
-    )
+    return stratified_indices(rng, *x.shape, reps), stratified_indices(rng, *y.shape, reps)
 
 
 def difference(x: np.ndarray, y: np.ndarray, metric: Metric, key: object,
                reps: int = REPS, level: float = LEVEL) -> Estimate:
     """``metric(x) - metric(y)`` with an interval from independent stratified resamples."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    bx, by = paired_replicates(x, y, key, reps)
-    return _estimate(metric(x) - metric(y), metric(bx) - metric(by), level)
+    ix, iy = _pair_indices(x, y, key, reps)
+    return _estimate(metric(x) - metric(y), metric(resample(x, ix)) - metric(resample(y, iy)), level)
 
 
 def improvement(x: np.ndarray, y: np.ndarray, key: object, reps: int = REPS, level: float = LEVEL) -> Estimate:
     """Probability of improvement of ``x`` over ``y`` with its bootstrap interval."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    bx, by = paired_replicates(x, y, key, reps)
-    return _estimate(probability_of_improvement(x, y), probability_of_improvement(bx, by), level)
+    ix, iy = _pair_indices(x, y, key, reps)
+    return _estimate(probability_of_improvement(x, y), improvement_replicates(x, y, ix, iy), level)
 
 
-def curve_band(curves: np.ndarray, metric: Metric, key: object,
-               reps: int = 1000, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point and interval of ``metric`` over seeds at each x: ``(seeds, points) -> 3 x (points,)``."""
+def iqm_of_counts(sorted_values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """IQM of resamples given as draw counts of already sorted values.
+
+    ``sorted_values``: ``(*b, n)`` ascending; ``counts``: ``(reps, *b, n)``, each
+    summing to ``n`` -> ``(reps, *b)``.  Equal to ``iqm`` of the resampled values,
+    without sorting each resample: every value contributes the part of its
+    block of positions that falls inside the middle half.
+    """
+    n = sorted_values.shape[-1]
+    cut = int(0.25 * n)
+    end = np.cumsum(counts, axis=-1)
+    start = end - counts
+    inside = np.clip(np.minimum(end, n - cut) - np.maximum(start, cut), 0, None)
+    return (inside * sorted_values).sum(axis=-1) / (n - 2 * cut)
+
+
+def curve_band(curves: np.ndarray, key: object, reps: int = 500,
+               level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM over seeds at each x and its bootstrap interval: ``(seeds, points) -> 3 x (points,)``."""
     curves = np.asarray(curves, dtype=float)
-    per_point = curves.T[:, :, None]  # (points, seeds, 1): each x is a one-task matrix
+    seeds = curves.shape[0]
+    order = np.argsort(curves, axis=0).T  # (points, seeds): seed order at each x
+    ordered = np.take_along_axis(curves.T, order, axis=1)
     rng = np.random.default_rng(stable_seed("curve", key))
-    indices = rng.integers(0, curves.shape[0], size=(reps, curves.shape[0]))
-    replicates = metric(curves[indices].transpose(0, 2, 1)[..., None])  # (reps, points)
+    counts = resample_counts(rng.integers(0, seeds, size=(reps, seeds, 1)), seeds)[..., 0]  # (reps, seeds)
+    replicates = iqm_of_counts(ordered, counts[:, order])  # (reps, points)
     low, high = percentile_interval(replicates, level)
-    return metric(per_point), low, high
+    return iqm(curves.T[:, :, None]), low, high
 
 
 def profile(scores: np.ndarray, taus: np.ndarray, key: object,
@@ -170,7 +207,9 @@ def profile(scores: np.ndarray, taus: np.ndarray, key: object,
     """Performance profile (score distribution) and its interval at each tau: 3 x ``(k,)``."""
     scores = np.asarray(scores, dtype=float)
     rng = np.random.default_rng(stable_seed("profile", key))
-    replicates = score_distribution(resample(scores, stratified_indices(rng, *scores.shape, reps)), taus)
+    counts = resample_counts(stratified_indices(rng, *scores.shape, reps), scores.shape[0])
+    above = (scores.reshape(-1, 1) > taus).astype(float)  # (runs * tasks, k)
+    replicates = counts.reshape(reps, -1) @ above / scores.size  # same as score_distribution of each resample
     low, high = percentile_interval(replicates, level)
     return score_distribution(scores, taus), low, high
 
