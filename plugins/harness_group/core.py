@@ -166,21 +166,19 @@ class GroupAgent:
             order = self.shuffle_rng.permutation(len(batch.lengths))
             for episodes in np.array_split(order, min(p.minibatches, len(order))):
                 idx = np.concatenate([np.arange(starts[e], starts[e + 1]) for e in episodes])
-                local = np.repeat(np.arange(len(episodes)), batch.lengths[episodes])
-                metrics = self._step(obs[idx], actions[idx], StepBatch(
-                    logp=torch.empty(0), old_logp=old_logp[idx], adv=adv[idx],
-                    ep=as_t(local, torch.int64), n_episodes=len(episodes),
-                    ref_logp=None if ref_logp is None else ref_logp[idx]))
+                local = as_t(np.repeat(np.arange(len(episodes)), batch.lengths[episodes]), torch.int64)
+                dist = distribution(self.policy, obs[idx])
+                metrics = self._step(dist.entropy().mean(), StepBatch(
+                    logp=dist.log_prob(actions[idx]), old_logp=old_logp[idx], adv=adv[idx], ep=local,
+                    n_episodes=len(episodes), ref_logp=None if ref_logp is None else ref_logp[idx]))
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1
         self._maybe_refresh_reference()
         return {key: value / count for key, value in sums.items()}
 
-    def _step(self, obs: torch.Tensor, actions: torch.Tensor, batch: StepBatch) -> dict[str, float]:
-        dist = distribution(self.policy, obs)
-        batch.logp = dist.log_prob(actions)
-        entropy = dist.entropy().mean()
+    def _step(self, entropy: torch.Tensor, batch: StepBatch) -> dict[str, float]:
+        """One gradient step on the variant's loss (minus the optional entropy bonus)."""
         loss, metrics = self.loss(self.params, batch)
         total = loss - self.params.ent_coef * entropy
         self.optimizer.zero_grad()

@@ -59,6 +59,7 @@ class DPOAgent:
         self.reference: torch.nn.Module | None = None
         self.rng = np.random.default_rng(ctx.seed)
         self.pairs: list[Pair] = []
+        self._uniform = random_policy(self.env.action_space, self.rng)
         if params.reference == "random":  # start exactly at pi_ref = uniform
             last = [m for m in self.policy.modules() if isinstance(m, torch.nn.Linear)][-1]
             torch.nn.init.zeros_(last.weight)
@@ -74,7 +75,6 @@ class DPOAgent:
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         p = self.params
         steps = self._train_reference(callback) if p.reference == "gpg" else 0
-        self._uniform = random_policy(self.env.action_space, self.rng)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=p.learning_rate)
         while steps < total_steps:
             pairs, used = collect_pairs(self.env, self._reference_act, p.pairs_per_round, self.rng, p.label_noise)
