@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.api import EnvironmentSpec
+from harness.api import EnvironmentSpec, ReportSectionSpec
 from harness.hookspecs import hookimpl
 from harness.report import build_report, stats
 from harness.report.paths import report_dir
@@ -204,9 +204,36 @@ def test_suite_lists_missing_and_stale_runs(tmp_path, registry):
     assert "abcdef0123456789" in markdown and "suite file changed since they ran" in markdown
 
 
-def test_best_and_median_seed_gifs_are_shown(tmp_path, registry):
+def good_section(data):
+    from harness.report import ReportSection
+    from harness.report.render import Table, Text
+
+    rows = [[label, str(n)] for label, n in data.runs.groupby("algorithm_label").size().items()]
+    return ReportSection("Runs per algorithm <plugin>", [Text("From a plugin."), Table(["algorithm", "runs"], rows)])
+
+
+def bad_section(data):
+    raise RuntimeError("section exploded")
+
+
+class Sections:
+    @hookimpl
+    def harness_register_report_sections(self, register):
+        register(ReportSectionSpec("good", "test_report_build:good_section"))
+        register(ReportSectionSpec("bad", "test_report_build:bad_section"))
+
+
+def test_best_and_median_seed_gifs_and_plugin_sections_are_shown(tmp_path):
+    from harness.registry import Registry, make_plugin_manager
+
+    pm = make_plugin_manager(load_entrypoints=False)
+    pm.register(EnvMetadata())
+    pm.register(Sections())
     uri = store_with(tmp_path / "store", tiny_runs(seeds=3, video=True))
-    out = build_report("demo", uri, tmp_path / "out", registry=registry, reps=REPS, log_to_mlflow=False)
+    out = build_report("demo", uri, tmp_path / "out", registry=Registry(pm), reps=REPS, log_to_mlflow=False)
+    markdown = (out / "index.md").read_text()
+    assert "## Runs per algorithm &lt;plugin&gt;" in markdown and "| sb3\\.ppo | 3 |" in markdown
+    assert "Section plugin bad failed: RuntimeError: section exploded" in markdown
     gifs = sorted(p.name for p in (out / "media").glob("*.gif"))
     assert len(gifs) == 4 and any("-best-" in g for g in gifs) and any("-median-" in g for g in gifs)
     html = (out / "report.html").read_text()
