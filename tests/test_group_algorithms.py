@@ -6,14 +6,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
-from harness.api import TRUE_REWARD_KEY, RunContext
-from harness.params import build_params, params_dict
-from harness.testing import check_algorithm, make_context
 from harness_group import dapo, reward_model
 from harness_group.policy import make_policy
 from harness_group.rollout import collect_groups
 from harness_group.seqenv import SequenceEnv
+
+from harness.api import TRUE_REWARD_KEY, RunContext
+from harness.params import build_params, params_dict
+from harness.testing import check_algorithm, make_context
 
 TINY = {"prompts_per_batch": 2, "group_size": 3, "hidden": 16, "update_epochs": 2, "minibatches": 2}
 
@@ -88,7 +88,7 @@ def test_reward_model_fit_is_deterministic_and_leaves_global_rng_alone():
 def test_reward_model_replaces_the_reward_and_keeps_the_true_one():
     shaper = {"name": "reward_model", "params": params_dict(build_params(reward_model.Params, {
         "n_pairs": 40, "train_steps": 40, "hidden": 8, "seed": 5}))}
-    ctx, episodes = make_context("CartPole-v1", seed=0, shapers=[shaper])
+    ctx, _ = make_context("CartPole-v1", seed=0, shapers=[shaper])
     env_a, env_b = ctx.make_env(0), ctx.make_env(1)
     env_a.reset()
     env_b.reset()

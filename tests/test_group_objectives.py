@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from harness_group import dapo, gmpo, gpg, grpo, gspo
 from harness_group.core import StepBatch
 from harness_group.objectives import (
@@ -126,6 +125,6 @@ def test_each_variant_loss_at_ratio_one(module, expected):
 def test_gpg_is_plain_policy_gradient_on_advantages():
     batch = _batch()
     loss, _ = gpg.loss(gpg.Params(valid_group_rescale=False), batch)
-    assert float(loss) == pytest.approx(-float((batch.adv * batch.logp).mean()))
+    assert float(loss.detach()) == pytest.approx(-float((batch.adv * batch.logp).mean().detach()))
     loss.backward()
     np.testing.assert_allclose(batch.logp.grad, -batch.adv / 4)  # d/dlogp of -mean(A logp)

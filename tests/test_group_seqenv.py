@@ -6,7 +6,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-
 from harness_group.catalog import TASKS, grade, random_score, target_of, to_digits
 from harness_group.seqenv import SequenceEnv, measure_random_score
 
@@ -44,7 +43,7 @@ def test_targets_and_grades_hand_computed():
 
 def test_episode_reward_only_at_eos_and_truncation_scores_zero():
     env = SequenceEnv(task="reverse", length=3, base=5)
-    obs, info = env.reset(seed=7)
+    _, info = env.reset(seed=7)
     target = target_of("reverse", info["prompt"], 5)
     reward, terminated, truncated = answer(env, [*target, env.eos])
     assert (reward, terminated, truncated) == (1.0, True, False)

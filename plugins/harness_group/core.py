@@ -119,9 +119,8 @@ class GroupAgent:
         used = sampled = equal = 0
         for _ in range(1 + (getattr(p, "max_resamples", 0) if dynamic else 0)):
             seeds = self.prompt_rng.integers(0, EVAL_SEED_BIT, p.prompts_per_batch)
-            offset = used
             episodes = collect_groups(self.envs, self.policy, seeds, p.group_size,
-                                      lambda n: tick(offset + n), self.device)
+                                      lambda n, offset=used: tick(offset + n), self.device)
             if episodes is None:
                 return None, {}, used
             used += episodes.steps
@@ -155,7 +154,7 @@ class GroupAgent:
         p = self.params
         adv_ep = group_advantages(batch.score_table(), p.adv_eps, p.scale_by_std).ravel()
         ep = batch.episode_ids
-        as_t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=self.device)  # noqa: E731
+        as_t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=self.device)
         obs, actions, old_logp = as_t(batch.obs), as_t(batch.actions, torch.int64), as_t(batch.logp)
         adv = as_t(adv_ep[ep])
         ref_logp = self._reference_logp(obs, actions)

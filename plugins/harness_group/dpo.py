@@ -29,7 +29,13 @@ from harness.api import RunContext, StepCallback
 from harness_group.core import doc
 from harness_group.objectives import dpo_loss
 from harness_group.policy import act_one, distribution, make_policy
-from harness_group.preferences import Pair, collect_pairs, per_trajectory_sum, random_policy, stack_steps
+from harness_group.preferences import (
+    Pair,
+    collect_pairs,
+    per_trajectory_sum,
+    random_policy,
+    stack_steps,
+)
 
 
 @dataclass
@@ -130,7 +136,7 @@ class DPOAgent:
         obs, _ = stack_steps(chosen, "obs")
         with torch.no_grad():
             entropy = distribution(self.policy, obs).entropy().mean()
-        return {"loss/policy": float(loss), "dpo/reward_margin": float(self.params.beta * margin.mean()),
+        return {"loss/policy": float(loss.detach()), "dpo/reward_margin": float(self.params.beta * margin.mean()),
                 "dpo/accuracy": float((margin > 0).float().mean()), "policy/entropy": float(entropy)}
 
     def save(self, path: Path) -> None:

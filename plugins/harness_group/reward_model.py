@@ -71,7 +71,11 @@ def fit(env: gym.Env, p: Params) -> RewardModel:
     import torch
 
     from harness_group.objectives import bradley_terry_loss
-    from harness_group.preferences import collect_pairs, per_trajectory_sum, random_policy
+    from harness_group.preferences import (
+        collect_pairs,
+        per_trajectory_sum,
+        random_policy,
+    )
 
     rng = np.random.default_rng(p.seed)
     probe = copy.deepcopy(env)
@@ -121,9 +125,9 @@ class RewardModelWrapper(gym.Wrapper):
         super().__init__(env)
         space = env.action_space
         if not isinstance(space, (gym.spaces.Discrete, gym.spaces.Box)):
-            raise ValueError(f"reward_model handles Discrete or Box actions, not {type(space).__name__}")
+            raise TypeError(f"reward_model handles Discrete or Box actions, not {type(space).__name__}")
         if not isinstance(env.observation_space, gym.spaces.Box):
-            raise ValueError(f"reward_model needs Box observations, not {type(env.observation_space).__name__}")
+            raise TypeError(f"reward_model needs Box observations, not {type(env.observation_space).__name__}")
         self.params = params
         self.model: RewardModel | None = None
         self._obs: np.ndarray | None = None
@@ -139,7 +143,7 @@ class RewardModelWrapper(gym.Wrapper):
         return obs, info
 
     def step(self, action: Any):
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, _, terminated, truncated, info = self.env.step(action)
         learned = float(self.model.reward(self._obs[None], np.asarray(action)[None], obs[None])[0])
         self._obs = obs
         info[REWARD_COMPONENTS_KEY] = {**info.get(REWARD_COMPONENTS_KEY, {}), "learned": learned}

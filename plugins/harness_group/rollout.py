@@ -54,13 +54,13 @@ class Episodes:
         groups = np.arange(self.n_groups)[keep]
         episodes = (groups[:, None] * self.group_size + np.arange(self.group_size)).ravel()
         steps = np.isin(self.episode_ids, episodes)
-        pick = lambda a: None if a is None else a[episodes]  # noqa: E731
+        pick = lambda a: None if a is None else a[episodes]
         return Episodes(self.obs[steps], self.actions[steps], self.logp[steps], self.lengths[episodes],
                         self.returns[episodes], self.truncated[episodes], self.group_size, pick(self.scores))
 
     @staticmethod
     def concat(parts: Sequence[Episodes]) -> Episodes:
-        join = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        join = lambda name: np.concatenate([getattr(p, name) for p in parts])
         scores = None if parts[0].scores is None else join("scores")
         return Episodes(join("obs"), join("actions"), join("logp"), join("lengths"), join("returns"),
                         join("truncated"), parts[0].group_size, scores)

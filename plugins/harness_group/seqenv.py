@@ -18,17 +18,24 @@ token kind; slots not yet written are all-zero rows.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
-from harness_group.catalog import TASK_NAMES, TASKS, default_max_tokens, grade, target_of
+from harness_group.catalog import (
+    TASK_NAMES,
+    TASKS,
+    default_max_tokens,
+    grade,
+    target_of,
+)
+
 
 class SequenceEnv(gym.Env):
     """Emit the answer to a digit prompt, one token per step, then EOS."""
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
 
     def __init__(self, task: str = "reverse", length: int = 3, base: int = 5, reward: str = "exact",
                  max_tokens: int | None = None, render_mode: str | None = None):
