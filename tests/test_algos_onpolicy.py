@@ -18,9 +18,11 @@ from harness.seeding import seed_everything
 from harness.testing import check_algorithm
 from harness_algos import a2c, ppo, reinforce, trpo
 from harness_algos.common import (
+    ActorCritic,
     CategoricalHead,
     GaussianHead,
     LeanAdam,
+    NumpyActor,
     RewardScaler,
     RunningMeanStd,
     clip_grad_norm,
@@ -130,15 +132,17 @@ def test_gae_with_lambda_one_is_the_bootstrapped_discounted_return():
 
 def test_rollout_bootstraps_time_limit_cuts_from_the_final_observation():
     ctx = toy_context(lambda: gym.wrappers.TimeLimit(Counter(), max_episode_steps=3))
+    seed_everything(0)
     agent = ppo.make_agent(build_params(ppo.Params, {"n_envs": 2, "n_steps": 4}), ctx)
     agent.start()
     agent.collect()
     r = agent.rollout
     np.testing.assert_array_equal(r.ended[:, 0], [False, False, True, False])
     np.testing.assert_array_equal(r.obs[:, 0, 0], [0, 1, 2, 0])  # reset in the same step
-    final_value = agent.values(np.array([[3.0]], np.float32))[0]
-    np.testing.assert_allclose(r.boot[2], final_value, rtol=1e-6)
-    np.testing.assert_allclose(r.next_values()[2], final_value, rtol=1e-6)
+    with torch.no_grad():
+        final_value = agent.model.value(torch.tensor([[3.0]])).item()
+    np.testing.assert_allclose(r.boot[2], final_value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.next_values()[2], final_value, rtol=1e-5, atol=1e-6)
     assert agent.env_steps == 8
 
 
@@ -220,6 +224,23 @@ def test_heads_agree_with_torch_distributions():
     torch.testing.assert_close(gauss.log_prob(dist, a), ref.log_prob(a).sum(-1))
     torch.testing.assert_close(gauss.entropy(dist), ref.entropy().sum(-1))
     torch.testing.assert_close(gauss.kl(dist, dist2), torch.distributions.kl_divergence(ref, ref2).sum(-1))
+
+
+@pytest.mark.parametrize("space", [spaces.Discrete(3), spaces.Box(-1.0, 1.0, (2,), np.float32)])
+def test_numpy_actor_matches_the_torch_model(space):
+    torch.manual_seed(0)
+    model = ActorCritic(4, space, (16, 16), init_log_std=-0.3)
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    actions, logp, values = NumpyActor(model, "tanh", np.random.default_rng(1)).step(obs)
+    with torch.no_grad():
+        x = torch.as_tensor(obs)
+        expected_logp = model.head.log_prob(model.dist(x), torch.as_tensor(actions))
+        np.testing.assert_allclose(values, model.value(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logp, expected_logp.numpy(), rtol=1e-5, atol=1e-5)
+    if isinstance(space, spaces.Box):
+        assert actions.shape == (64, 2) and actions.dtype == np.float32
+    else:
+        assert actions.shape == (64,) and set(actions.tolist()) <= {0, 1, 2}
 
 
 def test_gumbel_sampling_follows_the_softmax():

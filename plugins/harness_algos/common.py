@@ -150,6 +150,47 @@ class ActorCritic(nn.Module):
         return [*self.policy.parameters(), *self.head.parameters()]
 
 
+class NumpyActor:
+    """Rollout-time copy of an :class:`ActorCritic` (CPU) that runs in numpy.
+
+    It reads the model's weights through numpy views (no copy), so build it
+    right before a rollout.  For the 4-64-64 nets of classic control a numpy
+    step takes about half the time of the same step through torch, whose
+    per-op dispatch dominates at these sizes.
+    """
+
+    ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}
+
+    def __init__(self, model: ActorCritic, activation: str, rng: np.random.Generator):
+        self.policy = [(layer.weight.detach().numpy().T, layer.bias.detach().numpy()) for layer in model.policy.layers]
+        self.critic = [(layer.weight.detach().numpy().T, layer.bias.detach().numpy()) for layer in model.critic.layers]
+        self.activation, self.rng = self.ACTIVATIONS[activation], rng
+        head = model.head
+        self.log_std = head.log_std.detach().numpy() if isinstance(head, GaussianHead) else None
+
+    def _mlp(self, x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        for weight, bias in layers[:-1]:
+            x = self.activation(x @ weight + bias)
+        weight, bias = layers[-1]
+        return x @ weight + bias
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        return self._mlp(obs, self.critic)[:, 0]
+
+    def step(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sampled actions, their log-probabilities and the state values, like ``ActorCritic.step``."""
+        out = self._mlp(obs, self.policy)
+        if self.log_std is None:  # categorical, sampled with the Gumbel-max trick
+            actions = (out + self.rng.gumbel(size=out.shape)).argmax(1)
+            shifted = out - out.max(1, keepdims=True)
+            logp = shifted[np.arange(len(out)), actions] - np.log(np.exp(shifted).sum(1))
+        else:
+            noise = self.rng.standard_normal(out.shape, np.float32)
+            actions = out + np.exp(self.log_std) * noise
+            logp = (-0.5 * noise**2 - self.log_std - LOG_SQRT_2PI).sum(1)
+        return actions, logp, self.values(obs)
+
+
 # --- optimisation -------------------------------------------------------------
 class LeanAdam:
     """Adam with torch.optim.Adam's update (no weight decay), in six foreach calls.

@@ -20,6 +20,7 @@ from harness.api import RunContext
 from harness_algos.common import (
     ActorCritic,
     CategoricalHead,
+    NumpyActor,
     RewardScaler,
     RunningMeanStd,
     action_converter,
@@ -101,6 +102,22 @@ class Rollout:
         return np.where(self.ended, self.boot, following)
 
 
+class TorchActor:
+    """Rollout-time view of an :class:`ActorCritic` on any device (numpy in, numpy out)."""
+
+    def __init__(self, model: ActorCritic, device: torch.device):
+        self.model, self.device = model, device
+
+    @torch.inference_mode()
+    def step(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        actions, logp, values = self.model.step(torch.as_tensor(obs, device=self.device))
+        return actions.cpu().numpy(), logp.cpu().numpy(), values.cpu().numpy()
+
+    @torch.inference_mode()
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        return self.model.value(torch.as_tensor(obs, device=self.device)).cpu().numpy()
+
+
 class Agent:
     """Model, observation normalisation, act/save/load; knows nothing about learning."""
 
@@ -117,6 +134,7 @@ class Agent:
         self.discrete = isinstance(self.model.head, CategoricalHead)
         self.obs_rms = RunningMeanStd((self.obs_dim,)) if params.normalize_obs else None
         self.to_env = action_converter(self.action_space)
+        self.rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))  # rollout sampling
         self.env_steps = 0
 
     def observe(self, obs: np.ndarray, update: bool = False) -> np.ndarray:
@@ -180,34 +198,30 @@ class VecAgent(Agent):
         while self.env_steps - begin < total_steps:
             yield (self.env_steps - begin) / total_steps
 
+    def actor(self) -> NumpyActor | TorchActor:
+        """What picks actions during a rollout: the current policy, in numpy on CPU."""
+        if self.device.type == "cpu":
+            return NumpyActor(self.model, self.params.activation, self.rng)
+        return TorchActor(self.model, self.device)
+
     def collect(self) -> None:
         """Step all envs ``n_steps`` times with the current policy, filling ``self.rollout``."""
-        r, model, envs, scaler = self.rollout, self.model, self.envs, self.reward_scaler
+        r, actor, envs, scaler = self.rollout, self.actor(), self.envs, self.reward_scaler
         r.boot.fill(0.0)
         for t in range(len(r.obs)):
             x = self.observe(self.obs, update=True)
-            with torch.inference_mode():
-                actions, logp, values = model.step(self.tensor(x))
-            actions = actions.cpu().numpy()
-            r.obs[t], r.actions[t], r.logp[t], r.values[t] = x, actions, logp.cpu().numpy(), values.cpu().numpy()
+            actions, r.logp[t], r.values[t] = actor.step(x)
+            r.obs[t], r.actions[t] = x, actions
             self.obs, rewards, terminated, truncated, info = envs.step(self.to_env(actions))
             ended = terminated | truncated
             r.rewards[t] = rewards if scaler is None else scaler(rewards, ended)
             r.ended[t] = ended
-            if truncated.any():
-                self._bootstrap(r.boot[t], truncated & ~terminated, info)
-        r.last_values[:] = self.values(self.observe(self.obs))
+            if truncated.any():  # bootstrap episodes cut by a time limit from V(final obs)
+                cut = np.flatnonzero(truncated & ~terminated)
+                if len(cut):
+                    r.boot[t, cut] = actor.values(self.observe(np.stack(info["final_obs"][cut])))
+        r.last_values[:] = actor.values(self.observe(self.obs))
         self.env_steps += r.obs.shape[0] * r.obs.shape[1]
-
-    def _bootstrap(self, out: np.ndarray, cut: np.ndarray, info: dict[str, Any]) -> None:
-        """``out[i] = V(final obs of env i)`` for the episodes a time limit cut."""
-        index = np.flatnonzero(cut)
-        if len(index):
-            out[index] = self.values(self.observe(np.stack(info["final_obs"][index])))
-
-    def values(self, x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return self.model.value(self.tensor(x)).cpu().numpy()
 
     def batch(self) -> Batch:
         """The rollout with GAE advantages, flattened to (n_steps * n_envs) rows."""
