@@ -9,6 +9,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from harness_tabular import METHODS
+from harness_tabular._dp import q_values, transition_model
 
 from harness.api import EnvironmentSpec, RunContext
 from harness.envs import eval_env_seeds, make_base_env
@@ -16,8 +18,6 @@ from harness.evaluation import evaluate
 from harness.params import build_params, field_docs, preset_overrides
 from harness.registry import Registry, make_plugin_manager
 from harness.testing import check_algorithm, make_context
-from harness_tabular import METHODS
-from harness_tabular._dp import q_values, transition_model
 
 DP_METHODS = ["policy_iteration", "value_iteration"]
 MODEL_FREE = ["mc_control", "sarsa", "expected_sarsa", "q_learning"]
@@ -159,8 +159,9 @@ def test_first_learning_step_updates_the_visited_pair(name):
     agent = agent_for(name, tiny_ctx(), preset=None, gamma=GAMMA, alpha=0.5, q_init=2.0)
     agent.learn(1, always)
     changed = np.argwhere(agent.q != 2.0)
-    assert len(changed) == 1 and tuple(changed[0])[0] == 0
-    action = changed[0][1]
+    assert len(changed) == 1
+    state, action = changed[0]
+    assert state == 0
     expected = 2 + 0.5 * ((0 + GAMMA * 2.0) - 2) if action == 0 else 2 + 0.5 * (1 - 2)
     assert agent.q[0, action] == pytest.approx(expected)
 

@@ -21,7 +21,7 @@ def discrete_sizes(env: gym.Env, algorithm: str, env_name: str) -> tuple[int, in
     spaces = {"observation": env.observation_space, "action": env.action_space}
     for kind, space in spaces.items():
         if not isinstance(space, gym.spaces.Discrete):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004 (a user-facing configuration problem, like every other)
                 f"{algorithm} is a tabular method and needs Discrete observation and action spaces; "
                 f"{env_name!r} has {kind} space {space}"
             )

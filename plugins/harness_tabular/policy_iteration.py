@@ -65,11 +65,9 @@ class PolicyIterationAgent(DPAgent):
         """Evaluate and improve until stable or out of budget; False if told to stop."""
         improve_cost = self.n_states * self.n_actions
         while True:
-            delta = self._evaluate(total_steps, callback)
-            if delta is None:
-                return True
-            if not np.isfinite(delta):
-                return False
+            outcome, delta = self._evaluate(total_steps, callback)
+            if outcome != "converged":
+                return outcome == "budget"
             # policy improvement: greedy on a one-step lookahead
             if self.steps + improve_cost > total_steps:
                 return True
@@ -83,13 +81,13 @@ class PolicyIterationAgent(DPAgent):
             if changed == 0:
                 return True
 
-    def _evaluate(self, total_steps: int, callback: StepCallback) -> float | None:
-        """``V <- V_pi``; the last sweep's largest change, None when out of budget, inf if told to stop."""
+    def _evaluate(self, total_steps: int, callback: StepCallback) -> tuple[str, float]:
+        """``V <- V_pi``; returns ``converged``, ``budget`` or ``stopped`` and the last value change."""
         p, states = self.params, np.arange(self.n_states)
         delta = np.inf
         while delta >= p.theta:
             if self.steps + self.n_states > total_steps:
-                return None
+                return "budget", delta
             if p.evaluation == "exact":
                 new_v = policy_values(self.model, self.policy, p.gamma)
             else:
@@ -98,10 +96,10 @@ class PolicyIterationAgent(DPAgent):
             self.v = new_v
             self.steps += self.n_states
             if p.evaluation == "exact":
-                return delta
+                break
             if not self.report(callback, delta):
-                return np.inf
-        return delta
+                return "stopped", delta
+        return "converged", delta
 
     def act(self, obs: Any, deterministic: bool = True) -> int:
         return int(self.policy[int(obs)])
