@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -232,10 +233,28 @@ def test_best_and_median_seed_gifs_and_plugin_sections_are_shown(tmp_path):
     uri = store_with(tmp_path / "store", tiny_runs(seeds=3, video=True))
     out = build_report("demo", uri, tmp_path / "out", registry=Registry(pm), reps=REPS, log_to_mlflow=False)
     markdown = (out / "index.md").read_text()
-    assert "## Runs per algorithm &lt;plugin&gt;" in markdown and "| sb3\\.ppo | 3 |" in markdown
+    assert "## Runs per algorithm &lt;plugin&gt;" in markdown and "| sb3.ppo | 3 |" in markdown
     assert "Section plugin bad failed: RuntimeError: section exploded" in markdown
     gifs = sorted(p.name for p in (out / "media").glob("*.gif"))
     assert len(gifs) == 4 and any("-best-" in g for g in gifs) and any("-median-" in g for g in gifs)
     html = (out / "report.html").read_text()
     for gif in gifs:
         assert f'src="media/{gif}"' in html
+
+
+EVIL = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[a](javascript:alert(1))",
+        "![i](http://evil/x.png)", "a | b", "**bold** _it_ `code`", "- item", "1. item", "# heading", "---",
+        "> quote", "x\\ny", "&amp; &lt;", "<http://evil>", "~~strike~~"]
+
+
+@pytest.mark.parametrize("text", EVIL)
+def test_markdown_escape_renders_as_plain_text(text):
+    from markdown_it import MarkdownIt
+
+    from harness.report.render import Table, md_escape, to_markdown
+
+    parser = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+    rendered = parser.render(md_escape(text))
+    assert rendered == f"<p>{html.escape(' '.join(text.split()), quote=False)}</p>\n"
+    table = parser.render(to_markdown("t", [Table(["a", "b"], [[text, "1"]])]))
+    assert table.count("<td>") == 2 and "<img" not in table and "<a " not in table and "<script" not in table

@@ -86,7 +86,7 @@ def learning_curves(curves: pd.DataFrame, labels: pd.Series, colours: dict[str, 
                 ax.plot(grid, point, color=colours[label], label=f"{label} (n={len(matrix)})", lw=1.6)
                 ax.fill_between(grid, low, high, color=colours[label], alpha=0.2, lw=0)
             if threshold is not None:
-                ax.axhline(threshold, color="0.3", ls="--", lw=1)
+                ax.axhline(threshold, color="0.3", ls="--", lw=1, label="solved threshold")
             ax.set_xlabel(xlabel)
         axes[0].set_ylabel("eval return (IQM, 95% CI)")
         axes[0].legend(fontsize=8, loc="best")

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-MD_SPECIAL = set("\\`*_{}[]()#+-.!|~")
+MD_SPECIAL = set("\\`*_{}[]()#!|~")
+MD_LEADING = set("-+=.>")
+"""Characters that only make markup at the start of a line (lists, rules, headings, quotes)."""
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,31 @@ Block = Heading | Text | Table | Image
 
 
 def md_escape(text: object) -> str:
-    """Markdown-safe text: punctuation backslash-escaped, ``& < >`` as entities, one line."""
+    """Markdown-safe text on one line: markup punctuation backslash-escaped, ``& < >`` as entities.
+
+    ``- + = . >`` are escaped only where they could start a list, rule or heading
+    (at the start, or a ``.`` after leading digits), so numbers stay readable.
+    """
+    line = " ".join(str(text).split())
     out = []
-    for char in " ".join(str(text).split()):
+    for i, char in enumerate(line):
         if char in "&<>":
             out.append(html.escape(char))
-        elif char in MD_SPECIAL:
+        elif char in MD_SPECIAL or (char in MD_LEADING and _starts_block(line, i)):
             out.append("\\" + char)
         else:
             out.append(char)
     return "".join(out)
+
+
+def _starts_block(line: str, i: int) -> bool:
+    """Would ``line[i]`` open a list, rule, setext heading or quote?"""
+    spaced = i + 1 == len(line) or line[i + 1] == " "
+    if line[i] == ".":
+        return i > 0 and line[:i].isdigit() and spaced
+    if i != 0:
+        return False
+    return line[0] == ">" or spaced or set(line) <= set("-=+ ")
 
 
 def to_markdown(title: str, blocks: list[Block]) -> str:

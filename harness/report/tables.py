@@ -108,6 +108,8 @@ def comparisons(scored: Scored, normalised: pd.DataFrame, reps: int = stats.REPS
         aggregate_pairs.add((kind, (cand[0], cand[2], cand[3]), (ref[0], ref[2], ref[3])))
     for kind, cand, ref in sorted(aggregate_pairs):
         x, y = norm_by.get(cand), norm_by.get(ref)
+        if x is not None and x.shape[1] < 2:
+            continue  # one environment: the per-environment row already says it all
         rows.append(_compare(kind, (cand[0], ALL_ENVS, cand[1], cand[2]), (ref[0], ALL_ENVS, ref[1], ref[2]),
                              x, y, reps))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
