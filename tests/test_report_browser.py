@@ -52,7 +52,7 @@ window.addEventListener('load', function () {
 def chromium(page: Path, *args: str, tmp: Path) -> subprocess.CompletedProcess:
     profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
     return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def probe(report: Path, tmp: Path, name: str = "probe.html", html: str | None = None) -> dict:
@@ -62,7 +62,7 @@ def probe(report: Path, tmp: Path, name: str = "probe.html", html: str | None = 
     page.write_text(text.replace("<head>", "<head>\n" + PROBE, 1))
     result = chromium(page, "--enable-logging=stderr", "--dump-dom", tmp=tmp)
     page.unlink()
-    found = re.search(r'<pre id="render-check">(.*?)</pre>', result.stdout, re.S)
+    found = re.search(r'<pre id="render-check">(.*?)</pre>', result.stdout, re.DOTALL)
     assert found, f"page did not finish loading; stderr: {result.stderr[-2000:]}"
     data = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
     data["console"] = [line for line in result.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]

@@ -16,7 +16,14 @@ from harness.api import EnvironmentSpec, ReportSectionSpec
 from harness.hookspecs import hookimpl
 from harness.report import build_report, stats
 from harness.report.paths import report_dir
-from harness.report.synthetic import ENV_INFO, FakeRun, curve, demo_runs, demo_store, store_with
+from harness.report.synthetic import (
+    ENV_INFO,
+    FakeRun,
+    curve,
+    demo_runs,
+    demo_store,
+    store_with,
+)
 
 REPS = 300
 

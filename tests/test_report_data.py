@@ -54,7 +54,7 @@ def test_tags_and_curves_follow_the_worker_layout(store):
     run = data.runs[(data.runs["algorithm_label"] == "ppo") & (data.runs["env"] == "CartPole-v1")
                     & (data.runs["shaping"] == "none") & (data.runs["seed"] == 2)].iloc[0]
     points = data.curves[data.curves["run_id"] == run["run_id"]]
-    steps, returns = curve(FakeRun("ppo", "CartPole-v1", 2, 0.0, shaping="none", points=10))
+    steps, _ = curve(FakeRun("ppo", "CartPole-v1", 2, 0.0, shaping="none", points=10))
     assert points["step"].tolist() == steps.tolist()
     assert points[["elapsed", "sps"]].notna().all().all()
     # a point logged twice for one step: the later timestamp wins

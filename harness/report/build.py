@@ -15,7 +15,14 @@ from harness.report.extra import SectionData, plugin_blocks
 from harness.report.paths import fresh_dir, report_dir, safe_name
 from harness.report.provenance import provenance_blocks
 from harness.report.render import Block, Heading, Image, Text, to_html, to_markdown
-from harness.report.scores import CONFIG, IDENTITY, EnvInfo, Scored, env_infos, score_runs
+from harness.report.scores import (
+    CONFIG,
+    IDENTITY,
+    EnvInfo,
+    Scored,
+    env_infos,
+    score_runs,
+)
 from harness.report.tables import Tables, aggregate_matrices, build_tables
 
 CSV_FLOAT = "%.8g"

@@ -12,13 +12,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from harness.report import stats  # noqa: E402
-from harness.report.tables import AGGREGATE_METRICS, ALL_ENVS  # noqa: E402
+from harness.report import stats
+from harness.report.tables import AGGREGATE_METRICS, ALL_ENVS
 
 GRID_POINTS = 50
 PNG_OPTIONS = {"format": "png", "dpi": 90, "metadata": {"Software": None}}
