@@ -169,6 +169,7 @@ def test_critic_ensemble_members_are_independent():
     q[0].sum().backward()
     assert critics.layers[0].weight.grad[1].abs().sum() == 0  # member 1 gets no gradient from Q_0
     assert critics.layers[0].weight.grad[0].abs().sum() > 0
+    assert torch.allclose(critics(obs, action, members=1), q[:1])
 
 
 # ---------------------------------------------------------------- replay and bookkeeping

@@ -32,7 +32,10 @@ class Actor(nn.Module):
 
 
 class EnsembleLinear(nn.Module):
-    """``n`` independent linear layers applied in one batched matmul: ``(n, B, in) -> (n, B, out)``."""
+    """``n`` independent linear layers applied in one batched matmul: ``(m, B, in) -> (m, B, out)``.
+
+    An input with ``m < n`` leading entries goes through the first ``m`` members only.
+    """
 
     def __init__(self, n: int, in_features: int, out_features: int):
         super().__init__()
@@ -43,11 +46,12 @@ class EnsembleLinear(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+        members = len(x)
+        return torch.baddbmm(self.bias[:members], x, self.weight[:members])
 
 
 class Critics(nn.Module):
-    """``n`` Q-functions ``Q_i(obs, action)`` evaluated together; returns shape ``(n, B)``.
+    """``n`` Q-functions ``Q_i(obs, action)`` evaluated together; returns shape ``(members, B)``.
 
     One batched network instead of ``n`` separate ones: TD3's twin critics cost
     the same number of kernel launches as DDPG's single critic.
@@ -59,8 +63,9 @@ class Critics(nn.Module):
         self.n = n
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs, action], dim=-1).expand(self.n, -1, -1)
+    def forward(self, obs: torch.Tensor, action: torch.Tensor, members: int | None = None) -> torch.Tensor:
+        """The first ``members`` Q-functions (all by default), shape ``(members, B)``."""
+        x = torch.cat([obs, action], dim=-1).expand(members or self.n, -1, -1)
         for layer in self.layers[:-1]:
             x = torch.relu(layer(x))
         return self.layers[-1](x).squeeze(-1)

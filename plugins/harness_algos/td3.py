@@ -142,7 +142,7 @@ class TD3Agent:
         self.updates += 1
         if self.updates % p.policy_delay == 0:
             self.critics.requires_grad_(False)
-            actor_loss = -self.critics(batch.obs, self.actor(batch.obs))[0].mean()
+            actor_loss = -self.critics(batch.obs, self.actor(batch.obs), members=1)[0].mean()
             self.actor_optimizer.zero_grad()
             actor_loss.backward()
             self.actor_optimizer.step()
