@@ -114,6 +114,8 @@ def test_comparisons_against_baseline_and_baseline_shaping(demo):
     assert (a2c.loc[a2c["env_label"] == "CartPole-v1", "seeds"] == 4).all()  # the failed seed 4 is not compared
     inconclusive = comps[comps["verdict"] == "inconclusive"]
     assert len(inconclusive) and inconclusive["seeds_needed"].notna().any()
+    shaped = row(comps, kind="algorithm", env_label="CartPole-v1", algorithm_label="ppo", shaping="potential")
+    assert shaped["reference"] == "sb3.ppo [none]" and shaped["seeds"] == 4  # baseline ran unshaped only
     shaping = comps[comps["kind"] == "shaping"]
     assert set(shaping["algorithm_label"]) == {"ppo"} and set(shaping["reference"]) == {"none"}
     assert set(shaping["shaping"]) == {"potential"}

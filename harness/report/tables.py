@@ -87,10 +87,15 @@ def _pairs(scored: Scored) -> list[tuple[str, tuple, tuple]]:
     """(kind, candidate config, reference config) for every declared comparison."""
     pairs = set()
     runs = scored.runs
+    planned = {tuple(c) for c in runs[CONFIG].to_numpy()} | {tuple(c) for c in scored.issues[CONFIG].to_numpy()}
     for _, run in runs.drop_duplicates([*CONFIG, "baseline", "baseline_shaping"]).iterrows():
         config = tuple(run[c] for c in CONFIG)
         if run["baseline"] and run["baseline"] != run["algorithm_label"]:
-            pairs.add(("algorithm", config, (*config[:2], run["baseline"], config[3])))
+            reference = (*config[:2], run["baseline"], config[3])
+            fallback = (*config[:2], run["baseline"], run["baseline_shaping"])
+            if reference not in planned and run["baseline_shaping"] and fallback in planned:
+                reference = fallback  # the baseline ran only with the baseline shaping
+            pairs.add(("algorithm", config, reference))
         if run["baseline_shaping"] and run["baseline_shaping"] != run["shaping"]:
             pairs.add(("shaping", config, (*config[:3], run["baseline_shaping"])))
     return sorted(pairs)
@@ -122,8 +127,8 @@ COMPARISON_COLUMNS = ["kind", "eval_protocol", "env_label", "algorithm_label", "
 
 def _compare(kind: str, cand: tuple, ref: tuple, x, y, reps: int) -> dict:
     """One comparison row; ``x``/``y`` are seed-indexed Series (one env) or DataFrames (seeds x envs)."""
-    row = {**dict(zip(CONFIG, cand, strict=True)), "kind": kind,
-           "reference": ref[2] if kind == "algorithm" else ref[3]}
+    reference = ref[3] if kind == "shaping" else ref[2] if ref[3] == cand[3] else f"{ref[2]} [{ref[3]}]"
+    row = {**dict(zip(CONFIG, cand, strict=True)), "kind": kind, "reference": reference}
     if x is None or y is None:
         return {**row, "seeds": 0, "verdict": "no reference runs" if y is None else "no runs"}
     x, y = _as_frame(x), _as_frame(y)
