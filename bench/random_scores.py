@@ -15,7 +15,6 @@ import time
 
 import gymnasium as gym
 import numpy as np
-
 from harness_envs.catalog import ENVIRONMENTS
 
 

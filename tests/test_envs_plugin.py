@@ -11,7 +11,7 @@ import pytest
 from harness.registry import Registry, make_plugin_manager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from random_scores import random_returns  # noqa: E402
+from random_scores import random_returns
 
 LISTED = [
     "CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",

@@ -6,18 +6,20 @@ import dataclasses
 import inspect
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from harness_sb3 import a2c, adapter, ddpg, dqn, ppo, sac, td3, trpo
+from stable_baselines3.common.noise import (
+    NormalActionNoise,
+    OrnsteinUhlenbeckActionNoise,
+)
 from stable_baselines3.common.utils import LinearSchedule
 
 from harness.params import ParamsError, build_params, field_docs, preset_overrides
 from harness.registry import Registry, make_plugin_manager
 from harness.testing import check_algorithm, make_context, train
-from harness_sb3 import a2c, adapter, ddpg, dqn, ppo, sac, td3, trpo
 
 torch.set_num_threads(1)
 MODULES = {"ppo": ppo, "a2c": a2c, "trpo": trpo, "dqn": dqn, "sac": sac, "td3": td3, "ddpg": ddpg}
@@ -59,7 +61,7 @@ def test_specs_are_registered_without_importing_torch(registry):
     assert registry.get("algorithm", "sb3.td3").action_spaces == ("Box",)
     assert "Discrete" in registry.get("algorithm", "sb3.ppo").observation_spaces
     code = "import sys, harness_sb3; print(sorted({'torch', 'stable_baselines3'} & set(sys.modules)))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from stable_baselines3 import DQN
 
 from harness.api import RunContext
 from harness_sb3 import adapter
-from harness_sb3.params import SB3Params, load_presets, param
+from harness_sb3.params import SB3Params, doc, load_presets, param
 
 presets, zoo_budgets = load_presets("dqn")
 KEYS = adapter.metric_keys("loss/td")
@@ -22,7 +22,7 @@ class Params(SB3Params):
 
     policy: str = param("policy", "MlpPolicy")
     n_envs: int = param("n_envs", 1)
-    normalize: bool | dict[str, Any] = param("normalize", False)
+    normalize: bool | dict[str, Any] = field(default=False, metadata=doc("normalize"))
     learning_rate: float | str = param("learning_rate", 1e-4)
     buffer_size: int = param("buffer_size", 1_000_000)
     learning_starts: int = param("learning_starts", 100)
@@ -36,7 +36,7 @@ class Params(SB3Params):
     exploration_initial_eps: float = param("exploration_initial_eps", 1.0)
     exploration_final_eps: float = param("exploration_final_eps", 0.05)
     max_grad_norm: float = param("max_grad_norm", 10.0)
-    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+    policy_kwargs: dict[str, Any] = field(default_factory=dict, metadata=doc("policy_kwargs"))
 
 
 def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:

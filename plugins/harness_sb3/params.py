@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import tomllib
 from dataclasses import field, fields
@@ -73,12 +72,14 @@ DOCS: dict[str, str] = {
 }
 
 
+def doc(name: str) -> dict[str, str]:
+    """Field metadata holding the shared documentation of ``name``."""
+    return {"doc": DOCS[name]}
+
+
 def param(name: str, default: Any, doc_key: str | None = None) -> Any:
-    """A dataclass field with SB3's ``default`` and the shared documentation of ``name``."""
-    metadata = {"doc": DOCS[doc_key or name]}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+    """A dataclass field with SB3's (immutable) ``default`` and the shared documentation of ``name``."""
+    return field(default=default, metadata=doc(doc_key or name))
 
 
 def check_schedule(name: str, value: Any) -> None:

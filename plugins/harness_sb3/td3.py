@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +10,7 @@ from stable_baselines3 import TD3
 
 from harness.api import RunContext
 from harness_sb3 import adapter
-from harness_sb3.params import SB3Params, load_presets, param
+from harness_sb3.params import SB3Params, doc, load_presets, param
 
 presets, zoo_budgets = load_presets("td3")
 KEYS = adapter.metric_keys()
@@ -22,7 +22,7 @@ class Params(SB3Params):
 
     policy: str = param("policy", "MlpPolicy")
     n_envs: int = param("n_envs", 1)
-    normalize: bool | dict[str, Any] = param("normalize", False)
+    normalize: bool | dict[str, Any] = field(default=False, metadata=doc("normalize"))
     learning_rate: float | str = param("learning_rate", 1e-3)
     buffer_size: int = param("buffer_size", 1_000_000)
     learning_starts: int = param("learning_starts", 100)
@@ -36,7 +36,7 @@ class Params(SB3Params):
     target_noise_clip: float = param("target_noise_clip", 0.5)
     noise_type: Literal["normal", "ornstein-uhlenbeck"] | None = param("noise_type", None)
     noise_std: float = param("noise_std", 0.1)
-    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+    policy_kwargs: dict[str, Any] = field(default_factory=dict, metadata=doc("policy_kwargs"))
 
 
 def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from sb3_contrib import TRPO
 
 from harness.api import RunContext
 from harness_sb3 import adapter
-from harness_sb3.params import SB3Params, load_presets, param
+from harness_sb3.params import SB3Params, doc, load_presets, param
 
 presets, zoo_budgets = load_presets("trpo")
 KEYS = adapter.metric_keys()
@@ -22,7 +22,7 @@ class Params(SB3Params):
 
     policy: str = param("policy", "MlpPolicy")
     n_envs: int = param("n_envs", 1)
-    normalize: bool | dict[str, Any] = param("normalize", False)
+    normalize: bool | dict[str, Any] = field(default=False, metadata=doc("normalize"))
     learning_rate: float | str = param("learning_rate", 1e-3)
     n_steps: int = param("n_steps", 2048)
     batch_size: int = param("batch_size", 128)
@@ -38,7 +38,7 @@ class Params(SB3Params):
     normalize_advantage: bool = param("normalize_advantage", True)
     target_kl: float = param("target_kl", 0.01, "trpo_target_kl")
     sub_sampling_factor: int = param("sub_sampling_factor", 1)
-    policy_kwargs: dict[str, Any] = param("policy_kwargs", {})
+    policy_kwargs: dict[str, Any] = field(default_factory=dict, metadata=doc("policy_kwargs"))
 
 
 def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:
