@@ -1,0 +1,82 @@
+"""Where `harness run` spends its fixed start-up time: CPU and wall seconds per step.
+
+    python bench/bench_startup.py
+
+Each step runs in a fresh interpreter (``python -c``), so imports are cold as in a
+real command.  CPU seconds (user + system) are steady on a loaded machine and are
+about what an idle one needs in wall time.  The per-run steps are what every run
+process of the local executor pays after the fork server's preload.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+
+from _common import load_note
+
+MEASURE = """
+import json, os, sys, time
+{setup}
+t, w = os.times(), time.perf_counter()
+{step}
+u = os.times()
+print(json.dumps([u.user + u.system - t.user - t.system, time.perf_counter() - w]))
+"""
+PRELOAD = "import harness.worker, torch, gymnasium, mlflow, stable_baselines3"
+SUITE = """
+name = "startup"
+seeds = 1
+budget = 1000
+[[algorithms]]
+name = "sb3.ppo"
+preset = "zoo"
+[[environments]]
+name = "CartPole-v1"
+"""
+
+
+def steps(folder: str) -> list[tuple[str, str, str]]:
+    """(what, setup not timed, timed step)."""
+    new_db, old_db = f"sqlite:///{folder}/new.db", f"sqlite:///{folder}/old.db"
+    store = "from mlflow.tracking import MlflowClient; MlflowClient({uri!r}).search_experiments()"
+    return [
+        ("driver: import harness.cli + runner (MLflow)", "", "import harness.cli, harness.runner"),
+        ("driver: validate suite (imports the plugin: torch, SB3)",
+         "import harness.runner; from harness.suite import load_suite; from harness.registry import default_registry",
+         f"load_suite({folder + '/suite.toml'!r}, default_registry())"),
+        ("driver: create a new SQLite store (migrations)", "import mlflow", store.format(uri=new_db)),
+        ("driver: open an existing store", "import mlflow", store.format(uri=old_db)),
+        ("fork server: preload (harness.worker, torch, gym, mlflow, SB3)", "", PRELOAD),
+        ("each run: first MLflow SQLite call (sqlalchemy store import)", PRELOAD, store.format(uri=old_db)),
+        ("each run: first torch optimizer (imports torch._dynamo, sympy)", PRELOAD,
+         "torch.optim.Adam(torch.nn.Linear(2, 2).parameters())"),
+        ("bare script: import torch, gym, SB3", "", "import torch, gymnasium, stable_baselines3"),
+    ]
+
+
+def measure(setup: str, step: str) -> tuple[float, float]:
+    code = MEASURE.format(setup=setup, step=step)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    cpu, wall = json.loads(out.stdout.strip().splitlines()[-1])
+    return cpu, wall
+
+
+def main() -> None:
+    print(f"before: {load_note()}")
+    with tempfile.TemporaryDirectory() as folder:
+        with open(f"{folder}/suite.toml", "w") as suite:
+            suite.write(SUITE)
+        measure("import mlflow", f"from mlflow.tracking import MlflowClient; MlflowClient('sqlite:///{folder}/old.db')"
+                ".search_experiments()")
+        print(f"{'step':<66}{'CPU s':>8}{'wall s':>8}")
+        for what, setup, step in steps(folder):
+            cpu, wall = measure(setup, step)
+            print(f"{what:<66}{cpu:8.2f}{wall:8.2f}", flush=True)
+    print(f"after: {load_note()}")
+
+
+if __name__ == "__main__":
+    main()
