@@ -29,6 +29,8 @@ def make_base_env(spec: EnvironmentSpec, kwargs: dict[str, Any], render_mode: st
     """The plain environment, with no shaping and no harness wrappers."""
     extra = {"render_mode": render_mode} if render_mode else {}
     if spec.make is None:
+        if spec.max_episode_steps is not None and "max_episode_steps" not in kwargs:
+            extra["max_episode_steps"] = spec.max_episode_steps  # e.g. CliffWalking has no time limit
         return gym.make(spec.name, **kwargs, **extra)
     return load_object(spec.make)(**kwargs, **extra)
 
