@@ -232,15 +232,17 @@ class VecAgent(Agent):
         return Batch(*(self.tensor(a.reshape(rows, *a.shape[2:])) for a in arrays))
 
 
-def minibatches(rows: int, size: int, epochs: int, device: torch.device) -> Iterator[torch.Tensor | slice]:
-    """Row indices of ``epochs`` shuffled passes over ``rows`` rows, ``size`` at a time."""
-    if size >= rows:  # full-batch steps: no shuffling, no copies
-        yield from (slice(None) for _ in range(epochs))
-        return
+def minibatches(data: Batch, size: int, epochs: int) -> Iterator[Batch]:
+    """``epochs`` shuffled passes over ``data``, ``size`` rows at a time.
+
+    Each pass gathers one shuffled copy and slices it (views), rather than
+    gathering every minibatch; a full-batch pass is not shuffled at all.
+    """
+    rows = len(data.obs)
     for _ in range(epochs):
-        order = torch.randperm(rows, device=device)
+        shuffled = data if size >= rows else data.take(torch.randperm(rows, device=data.obs.device))
         for start in range(0, rows, size):
-            yield order[start:start + size]
+            yield shuffled.take(slice(start, start + size))
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
 from harness_algos.common import LeanAdam, param
@@ -72,7 +71,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
                clip: float | None) -> torch.Tensor:
     """Squared error to the returns; with ``clip``, the worse of clipped and unclipped (PPO-max)."""
     if clip is None:
-        return F.mse_loss(values, returns)
+        return (values - returns).square().mean()
     clipped = old_values + (values - old_values).clamp(-clip, clip)
     return torch.max((values - returns).square(), (clipped - returns).square()).mean()
 
@@ -105,16 +104,18 @@ class PPOAgent(VecAgent):
             adv = data.advantages
             data = data._replace(advantages=(adv - adv.mean()) / (adv.std() + 1e-8))
         stats = []
-        for index in minibatches(len(data.obs), p.batch_size, p.n_epochs, self.device):
-            loss, mb_stats = self.loss(data.take(index), clip)
+        for mb in minibatches(data, p.batch_size, p.n_epochs):
+            loss, mb_stats = self.loss(mb, clip)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.grad_norm(p.max_grad_norm)
             self.optimizer.step()
             stats.append(mb_stats)
-            if p.target_kl is not None and mb_stats[3].item() > p.target_kl:
+            if p.target_kl is not None and mb_stats[2].item() > p.target_kl:
                 break  # the policy moved far enough for this rollout
-        policy_loss, v_loss, entropy, approx_kl, clipped = torch.stack(stats).mean(0).tolist()
+        policy_loss, v_loss, approx_kl, clipped = torch.stack(stats).mean(0).tolist()
+        with torch.no_grad():
+            entropy = self.model.head.entropy(self.model.dist(data.obs)).mean().item()
         return {
             "loss/policy": policy_loss,
             "loss/value": v_loss,
@@ -129,19 +130,20 @@ class PPOAgent(VecAgent):
         }
 
     def loss(self, mb: Batch, clip: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """The minibatch's PPO loss and its detached [policy, value, entropy, approx KL, clip fraction]."""
+        """The minibatch's PPO loss and its detached [policy loss, value loss, approx KL, clip fraction]."""
         p, model, head = self.params, self.model, self.model.head
         dist = model.dist(mb.obs)
         log_ratio = head.log_prob(dist, mb.actions) - mb.logp
         ratio = log_ratio.exp()
         policy_loss = clipped_surrogate(ratio, mb.advantages, clip)
         v_loss = value_loss(model.value(mb.obs), mb.values, mb.returns, p.clip_value)
-        entropy = head.entropy(dist).mean()
-        loss = policy_loss + p.vf_coef * v_loss - p.ent_coef * entropy
+        loss = policy_loss + p.vf_coef * v_loss
+        if p.ent_coef:
+            loss = loss - p.ent_coef * head.entropy(dist).mean()
         with torch.no_grad():
             approx_kl = ((ratio - 1) - log_ratio).mean()  # the k3 estimator of KL(old || new)
             clipped = ((ratio - 1).abs() > clip).float().mean()
-            stats = torch.stack([policy_loss, v_loss, entropy, approx_kl, clipped])
+            stats = torch.stack([policy_loss, v_loss, approx_kl, clipped])
         return loss, stats
 
 

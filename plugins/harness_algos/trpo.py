@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from harness.api import RunContext, StepCallback
@@ -169,8 +168,8 @@ class TRPOAgent(VecAgent):
 
     def fit_values(self, data: Batch) -> dict[str, float]:
         p, losses = self.params, []
-        for index in minibatches(len(data.obs), p.batch_size, p.n_critic_updates, self.device):
-            loss = F.mse_loss(self.model.value(data.obs[index]), data.returns[index])
+        for mb in minibatches(data, p.batch_size, p.n_critic_updates):
+            loss = (self.model.value(mb.obs) - mb.returns).square().mean()
             self.critic_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.critic_optimizer.step()
