@@ -191,14 +191,14 @@ CLIFF = ("CliffWalking-v1", {"max_episode_steps": 200})
 @pytest.mark.parametrize("name", list(METHODS))
 def test_reaches_optimal_return_on_deterministic_frozenlake(name):
     agent = agent_for(name, gym_ctx(*FROZEN_DET))
-    agent.learn(3_000, always)
+    agent.learn(5_000, always)  # 30 of 30 seeds tried reach 1.0 (3,000 steps: 19 of 20)
     assert greedy_return(agent, *FROZEN_DET) == 1.0
 
 
 @pytest.mark.parametrize("name", [*DP_METHODS, *TD_METHODS])
 def test_reaches_optimal_return_on_cliffwalking(name):
     agent = agent_for(name, gym_ctx(*CLIFF))
-    agent.learn(3_000, always)
+    agent.learn(5_000, always)  # 20 of 20 seeds tried reach -13
     assert greedy_return(agent, *CLIFF) == -13.0
 
 

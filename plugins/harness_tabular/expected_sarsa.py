@@ -2,8 +2,8 @@
 (van Seijen et al. 2009; Sutton & Barto, sec. 6.6).
 
 ``Q(s,a) += alpha * (r + gamma * sum_a' pi(a'|s') Q(s',a') - Q(s,a))`` with
-``pi`` the epsilon-greedy behaviour policy (greedy mass split over ties), so
-the update does not depend on which next action happens to be sampled.
+``pi`` the epsilon-greedy behaviour policy, so the update does not depend on
+which next action happens to be sampled.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.api import RunContext
-from harness_tabular._common import epsilon_greedy_probs, load_saved
+from harness_tabular._common import epsilon_greedy_value, load_saved
 from harness_tabular._td import TDAgent, TDParams
 
 
@@ -40,7 +40,7 @@ def target(reward: float, gamma: float, next_row: np.ndarray, next_action: int, 
     """``r + gamma * E_pi[Q(s', .)]`` under epsilon-greedy ``pi``, or ``r`` when terminated."""
     if terminated:
         return float(reward)
-    return float(reward + gamma * epsilon_greedy_probs(next_row, epsilon) @ next_row)
+    return float(reward + gamma * epsilon_greedy_value(next_row, epsilon))
 
 
 class ExpectedSarsaAgent(TDAgent):

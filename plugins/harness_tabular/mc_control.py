@@ -19,7 +19,7 @@ from harness_tabular._common import (
     METRICS_EVERY,
     TabularAgent,
     epsilon_greedy,
-    epsilon_greedy_probs,
+    epsilon_greedy_value,
     linear_schedule,
     load_saved,
 )
@@ -111,7 +111,7 @@ class MonteCarloAgent(TabularAgent):
             if terminated or truncated:
                 tail = 0.0
                 if truncated and not terminated and p.bootstrap_truncated:
-                    tail = float(epsilon_greedy_probs(self.q[state], self.epsilon) @ self.q[state])
+                    tail = epsilon_greedy_value(self.q[state], self.epsilon)
                 errors, count = self.update(episode, tail)
                 abs_errors, updates = abs_errors + errors, updates + count
                 episode = []

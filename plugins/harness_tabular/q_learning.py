@@ -35,7 +35,7 @@ def target(reward: float, gamma: float, next_row: np.ndarray, next_action: int, 
     """``r + gamma * max_a' Q(s', a')``, or ``r`` when the episode terminated."""
     if terminated:
         return float(reward)
-    return float(reward + gamma * next_row.max())
+    return float(reward + gamma * max(next_row.tolist()))
 
 
 class QLearningAgent(TDAgent):
