@@ -172,6 +172,8 @@ def test_first_visit_returns():
     episode = [(0, 0, 1.0), (1, 0, 2.0), (0, 0, 3.0)]
     # G2 = 3, G1 = 2 + 0.5 * 3, G0 = 1 + 0.5 * G1; (0, 0) counts only at its first visit
     assert first_visit_returns(episode, 0.5) == [(0, 0, 2.75), (1, 0, 3.5)]
+    # cut by a time limit: the returns end with the value (4) of the state where it was cut
+    assert first_visit_returns(episode, 0.5, tail=4.0) == [(0, 0, 3.25), (1, 0, 4.5)]
 
 
 def test_mc_update_averages_first_visit_returns():

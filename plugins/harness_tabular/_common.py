@@ -75,9 +75,9 @@ class TabularAgent:
 
     algorithm = "tabular"
 
-    def __init__(self, params: Any, ctx: RunContext, env: gym.Env | None = None):
+    def __init__(self, params: Any, ctx: RunContext):
         self.params, self.ctx = params, ctx
-        self.env = env if env is not None else ctx.make_env(0)
+        self.env = ctx.make_env(0)
         self.n_states, self.n_actions = discrete_sizes(self.env, self.algorithm, ctx.env_name)
         self.q = np.full((self.n_states, self.n_actions), self.initial_q(), dtype=np.float64)
         self.rng = exploration_rng(ctx.seed)

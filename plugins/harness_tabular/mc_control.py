@@ -3,8 +3,12 @@
 Plays whole episodes epsilon-greedily; after each one, moves ``Q(s,a)``
 towards the return that followed the *first* visit of ``(s,a)`` in that
 episode: by ``1/N(s,a)`` (sample average, ``alpha = None``) or by a constant
-``alpha``.  Returns are not bootstrapped, also not after a time-limit
-truncation; an episode still running when the budget ends is not used.
+``alpha``.  Returns are not bootstrapped, except where a time limit cut the
+episode short: there they end with the epsilon-greedy value of the state where
+it was cut (``bootstrap_truncated``; Pardo et al. 2018, "Time limits in
+reinforcement learning"), or a policy that loops until the time limit could
+look better than one that explores.  An episode still running when the budget
+ends is not used.
 """
 
 from __future__ import annotations
