@@ -6,9 +6,11 @@ reward, terminated), ...]``.  It is flattened here into arrays, one entry per
 possible transition, so that a backup of every state-action pair is a single
 ``np.bincount``.
 
-"Steps" for DP methods: one step is one Bellman backup of one state-action
-pair; a value-iteration sweep costs ``n_states * n_actions`` steps, a sweep
-of policy evaluation ``n_states`` steps (one action per state).
+"Steps" for DP methods: one step is using the model's outcomes of one
+state-action pair once (one Bellman backup of it).  A value-iteration sweep or
+a policy improvement costs ``n_states * n_actions`` steps; a policy-evaluation
+sweep, or an exact evaluation (one linear solve over the policy's rows),
+costs ``n_states`` (one action per state).
 """
 
 from __future__ import annotations
