@@ -5,20 +5,28 @@ from __future__ import annotations
 import dataclasses
 
 import gymnasium as gym
+import harness_algos
 import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from harness_algos import ddpg, dqn, td3
+from harness_algos.offpolicy_nets import Critics, NumpyMLP, mlp, polyak_update
+from harness_algos.replay import (
+    EnvBatch,
+    MetricMeans,
+    ReplayBuffer,
+    UpdateClock,
+    linear_schedule,
+)
 
 from harness.api import EnvironmentSpec, RunContext
-from harness.envs import eval_env_seeds, make_base_env, train_env_seeds, training_env_factory
+from harness.envs import eval_env_seeds, make_base_env
 from harness.evaluation import evaluate
 from harness.params import build_params, field_docs, preset_overrides
 from harness.registry import Registry, make_plugin_manager
 from harness.seeding import seed_everything
-from harness_algos import ddpg, dqn, td3
-from harness_algos.offpolicy_nets import Critics, NumpyMLP, mlp, polyak_update
-from harness_algos.replay import EnvBatch, MetricMeans, ReplayBuffer, UpdateClock, linear_schedule
+from harness.testing import check_algorithm, make_context
 
 torch.set_num_threads(1)
 
@@ -79,11 +87,11 @@ class Counter(gym.Env):
 
 
 TOY_ENVS = {
-    "test/SignBandit-v0": dict(entry_point=SignBandit),
-    "test/ContinuousIdentity-v0": dict(entry_point=ContinuousIdentity),
-    "test/CounterTruncated-v0": dict(entry_point=Counter, max_episode_steps=3),
-    "test/CounterTerminated-v0": dict(entry_point=Counter, kwargs={"terminate_at": 3}, max_episode_steps=50),
-    "test/BoxCounterTruncated-v0": dict(entry_point=Counter, kwargs={"discrete": False}, max_episode_steps=3),
+    "test/SignBandit-v0": {"entry_point": SignBandit},
+    "test/ContinuousIdentity-v0": {"entry_point": ContinuousIdentity},
+    "test/CounterTruncated-v0": {"entry_point": Counter, "max_episode_steps": 3},
+    "test/CounterTerminated-v0": {"entry_point": Counter, "kwargs": {"terminate_at": 3}, "max_episode_steps": 50},
+    "test/BoxCounterTruncated-v0": {"entry_point": Counter, "kwargs": {"discrete": False}, "max_episode_steps": 3},
 }
 for _env_id, _kwargs in TOY_ENVS.items():
     if _env_id not in gym.registry:
@@ -91,11 +99,9 @@ for _env_id, _kwargs in TOY_ENVS.items():
 
 
 def make_ctx(env_id: str, seed: int = 0) -> RunContext:
-    """A RunContext built the way harness.worker.train builds one (no shapers)."""
+    """A seeded RunContext built the way a harness worker builds one (no plugins needed)."""
     seed_everything(seed)
-    registry = Registry(make_plugin_manager(load_entrypoints=False))
-    make_env = training_env_factory(registry, EnvironmentSpec(env_id), {}, [], seed, lambda record: None)
-    return RunContext(env_id, seed, "cpu", make_env, env_seeds=lambda n: train_env_seeds(seed, n))
+    return make_context(env_id, seed, registry=Registry(make_plugin_manager(load_entrypoints=False)))[0]
 
 
 def train(algo, env_id: str, steps: int, seed: int = 0, **overrides):
@@ -111,9 +117,9 @@ def eval_returns(agent, env_id: str, episodes: int = 20, seed: int = 0) -> np.nd
     return evaluate(agent, env, eval_env_seeds(seed, episodes)).returns
 
 
-TINY_DQN = dict(hidden_sizes=(16,), batch_size=32, learning_starts=64, train_freq=1, buffer_size=1000,
-                target_update_interval=50, exploration_fraction=0.3, learning_rate=3e-3)
-TINY_AC = dict(hidden_sizes=(32, 32), batch_size=64, learning_starts=100, buffer_size=2000, learning_rate=3e-3)
+TINY_DQN = {"hidden_sizes": (16,), "batch_size": 32, "learning_starts": 64, "train_freq": 1, "buffer_size": 1000,
+                "target_update_interval": 50, "exploration_fraction": 0.3, "learning_rate": 3e-3}
+TINY_AC = {"hidden_sizes": (32, 32), "batch_size": 64, "learning_starts": 100, "buffer_size": 2000, "learning_rate": 3e-3}
 
 
 # ---------------------------------------------------------------- target maths
@@ -272,19 +278,17 @@ def _weights(agent) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in module.parameters()])
 
 
-@pytest.mark.parametrize("algo, env_id, overrides", [
-    (dqn, "CartPole-v1", TINY_DQN),
-    (ddpg, "Pendulum-v1", {**TINY_AC, "hidden_sizes": (16,)}),
-    (td3, "Pendulum-v1", {**TINY_AC, "hidden_sizes": (16,)}),
+@pytest.mark.parametrize("name, env_id, overrides", [
+    ("dqn", "CartPole-v1", TINY_DQN),
+    ("ddpg", "Pendulum-v1", {**TINY_AC, "hidden_sizes": (16,)}),
+    ("td3", "Pendulum-v1", {**TINY_AC, "hidden_sizes": (16,)}),
 ])
-def test_save_load_roundtrip(tmp_path, algo, env_id, overrides):
-    agent, _ = train(algo, env_id, 150, **overrides)
-    agent.save(tmp_path)
-    params = build_params(algo.Params, overrides)
-    loaded = algo.load_agent(params, make_ctx(env_id, seed=9), tmp_path)
-    observations = [make_base_env(EnvironmentSpec(env_id), {}).observation_space.sample() for _ in range(5)]
-    for obs in observations:
-        assert np.array_equal(np.asarray(agent.act(obs)), np.asarray(loaded.act(obs)))
+def test_conformance_kit(make_registry, name, env_id, overrides):
+    """harness.testing: learns, same seed -> same eval returns, save + load_agent -> same actions."""
+    trained = check_algorithm(name, env_id, steps=400, params=overrides, registry=make_registry(harness_algos))
+    space = gym.make(env_id).action_space
+    action = trained.agent.act(gym.make(env_id).observation_space.sample(), deterministic=False)
+    assert space.contains(np.int64(action) if name == "dqn" else action)
 
 
 # ---------------------------------------------------------------- contract details

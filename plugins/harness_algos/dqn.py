@@ -16,7 +16,14 @@ import torch.nn.functional as F
 
 from harness.api import RunContext, StepCallback
 from harness_algos.offpolicy_nets import NumpyMLP, adam, mlp, polyak_update
-from harness_algos.replay import LOG_EVERY, EnvBatch, MetricMeans, ReplayBuffer, UpdateClock, linear_schedule
+from harness_algos.replay import (
+    LOG_EVERY,
+    EnvBatch,
+    MetricMeans,
+    ReplayBuffer,
+    UpdateClock,
+    linear_schedule,
+)
 
 
 @dataclass
@@ -42,9 +49,9 @@ class Params:
 
 
 #: CartPole / Acrobot values from rl-baselines3-zoo hyperparams/dqn.yml (both "tuned" there).
-_ZOO_CLASSIC = dict(learning_rate=2.5e-4, batch_size=512, buffer_size=100_000, learning_starts=0, gamma=0.99,
-                    target_update_interval=5000, train_freq=16, gradient_steps=4,
-                    exploration_fraction=0.06, exploration_final_eps=0.11)
+_ZOO_CLASSIC = {"learning_rate": 2.5e-4, "batch_size": 512, "buffer_size": 100_000, "learning_starts": 0, "gamma": 0.99,
+                    "target_update_interval": 5000, "train_freq": 16, "gradient_steps": 4,
+                    "exploration_fraction": 0.06, "exploration_final_eps": 0.11}
 presets = {"default": {"*": {}, "CartPole-v1": _ZOO_CLASSIC, "Acrobot-v1": _ZOO_CLASSIC}}
 
 

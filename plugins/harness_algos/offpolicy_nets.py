@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -61,7 +62,7 @@ class Critics(nn.Module):
         super().__init__()
         sizes = [obs_dim + act_dim, *hidden, 1]
         self.n = n
-        self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in itertools.pairwise(sizes))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """The first ``members`` Q-functions (all by default), shape ``(members, B)``."""

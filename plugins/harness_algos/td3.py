@@ -17,7 +17,13 @@ import torch
 
 from harness.api import RunContext, StepCallback
 from harness_algos.offpolicy_nets import Actor, Critics, NumpyMLP, adam, polyak_update
-from harness_algos.replay import LOG_EVERY, EnvBatch, MetricMeans, ReplayBuffer, UpdateClock
+from harness_algos.replay import (
+    LOG_EVERY,
+    EnvBatch,
+    MetricMeans,
+    ReplayBuffer,
+    UpdateClock,
+)
 
 
 @dataclass
@@ -43,8 +49,8 @@ class Params:
 
 #: Pendulum values from rl-baselines3-zoo hyperparams/td3.yml and ddpg.yml ("tuned" there); the zoo
 #: updates once per episode with as many gradient steps as env steps, the same 1:1 ratio as here.
-PENDULUM = dict(gamma=0.98, buffer_size=200_000, learning_starts=10_000, exploration_noise=0.1,
-                learning_rate=1e-3, hidden_sizes=(400, 300))
+PENDULUM = {"gamma": 0.98, "buffer_size": 200_000, "learning_starts": 10_000, "exploration_noise": 0.1,
+                "learning_rate": 1e-3, "hidden_sizes": (400, 300)}
 presets = {"default": {"*": {}, "Pendulum-v1": PENDULUM}}
 
 
