@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,3 +238,46 @@ def logged_results(result: Result) -> dict[str, dict[str, Any]]:
         }
         out[label] = {"params": run.data.params, "run_key": run.data.tags["harness.run_key"], **histories}
     return out
+
+
+# --- Ray-specific: resource requests, light plugin import ------------------------------------------------------------
+def test_ray_requests_a_gpu_share_only_for_gpu_runs(monkeypatch):
+    from harness_ray import placement
+    from harness_ray.placement import Placement
+
+    monkeypatch.setattr(placement, "prefers_gpu", lambda algorithm: algorithm == "image.ppo")
+    on_gpus, cpu_only = Placement(1.0, 0.25, cluster_gpus=2), Placement(2.0, 0.5, cluster_gpus=0)
+    spec = {"algorithm": "ppo", "device": "cpu"}
+    assert on_gpus.resources(spec) == {"num_cpus": 1.0, "num_gpus": 0.0}
+    assert on_gpus.resources({**spec, "device": "cuda:0"}) == {"num_cpus": 1.0, "num_gpus": 0.25}
+    assert on_gpus.resources({**spec, "device": "auto"})["num_gpus"] == 0.0
+    assert on_gpus.resources({"algorithm": "image.ppo", "device": "auto"})["num_gpus"] == 0.25
+    assert cpu_only.resources({"algorithm": "image.ppo", "device": "auto"}) == {"num_cpus": 2.0, "num_gpus": 0.0}
+    assert on_gpus.infeasible({**spec, "device": "cuda"}) is None
+    assert "no GPU" in cpu_only.infeasible({**spec, "device": "cuda"})
+
+
+@pytest.mark.parametrize("options", [{"gpus_per_run": 0}, {"gpus_per_run": 1.5}, {"cpus_per_run": 0}])
+def test_ray_executor_rejects_impossible_resource_requests(options):
+    from harness_ray.executor import RayExecutor
+
+    with pytest.raises(ValueError):
+        RayExecutor(workers=2, **options)
+
+
+def test_ray_fails_a_cuda_run_at_once_when_the_cluster_has_no_gpu(ray_cluster, tmp_path):
+    from harness.worker import Event, RunTask
+    from harness_ray.executor import RayExecutor
+
+    task = RunTask({"run_key": "k1", "algorithm": "toy.search", "device": "cuda", "timeout": None},
+                   tracking_uri(tmp_path), "0")
+    events: list[Event] = []
+    RayExecutor(workers=1).run([task], events.append)
+    assert [(e.kind, e.run_key) for e in events] == [("failed", "k1")]
+    assert "no GPU" in events[0].message
+
+
+def test_ray_plugin_registers_without_importing_ray():
+    code = ("import sys; from harness.registry import default_registry; "
+            "assert default_registry().has('executor', 'ray'); assert 'ray' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
