@@ -31,7 +31,8 @@ class Params:
     n_pairs: int = field(default=500, metadata={"doc": "preference pairs (two episodes from one reset seed) to fit on"})
     label_noise: float = field(default=0.0, metadata={"doc": "probability of flipping a non-tied preference label"})
     hidden: int = field(default=64, metadata={"doc": "hidden units of the two-layer reward network"})
-    train_steps: int = field(default=300, metadata={"doc": "full-batch Adam steps on the Bradley-Terry loss"})
+    train_steps: int = field(default=300, metadata={"doc": "Adam steps on the Bradley-Terry loss"})
+    batch_pairs: int = field(default=64, metadata={"doc": "preference pairs per Adam step"})
     learning_rate: float = field(default=3e-3, metadata={"doc": "Adam step size"})
     seed: int = field(default=0, metadata={"doc": "seed of the pair collection and the fit (not the run seed)"})
     scale: float = field(default=1.0, metadata={"doc": "multiply the learned reward (RMS 1 on the training steps) by this"})
@@ -70,44 +71,61 @@ def fit(env: gym.Env, p: Params) -> RewardModel:
     """Collect pairs on a copy of ``env`` and fit the Bradley-Terry reward model."""
     import torch
 
-    from harness_group.objectives import bradley_terry_loss
-    from harness_group.preferences import (
-        collect_pairs,
-        per_trajectory_sum,
-        random_policy,
-    )
+    from harness_group.preferences import collect_pairs, random_policy
 
     rng = np.random.default_rng(p.seed)
     probe = copy.deepcopy(env)
     pairs, _ = collect_pairs(probe, random_policy(probe.action_space, rng), p.n_pairs, rng, p.label_noise)
     probe.close()
     n_actions = int(env.action_space.n) if hasattr(env.action_space, "n") else None
-    trajectories = [t for pair in pairs for t in (pair.a, pair.b)]
     shell = RewardModel([], n_actions, 1.0, 0.0)
-    x = torch.as_tensor(np.concatenate([shell.features(t.obs, t.actions, t.next_obs) for t in trajectories]))
-    index = torch.as_tensor(np.repeat(np.arange(len(trajectories)), [len(t.actions) for t in trajectories]))
+    features = [torch.as_tensor(shell.features(t.obs, t.actions, t.next_obs)) for pair in pairs for t in (pair.a, pair.b)]
     prefer_a = torch.tensor([pair.prefer_a for pair in pairs], dtype=torch.float32)
     with torch.random.fork_rng(devices=[]), torch.enable_grad():  # the agent may be sampling under no_grad
         torch.manual_seed(p.seed)
-        net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], p.hidden), torch.nn.Tanh(),
+        net = torch.nn.Sequential(torch.nn.Linear(features[0].shape[1], p.hidden), torch.nn.Tanh(),
                                   torch.nn.Linear(p.hidden, p.hidden), torch.nn.Tanh(),
                                   torch.nn.Linear(p.hidden, 1))
-        optimizer = torch.optim.Adam(net.parameters(), lr=p.learning_rate)
-        for _ in range(p.train_steps):
-            returns = per_trajectory_sum(net(x)[:, 0], index, len(trajectories)).view(-1, 2)
-            loss = bradley_terry_loss(returns[:, 0], returns[:, 1], prefer_a)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        _train(net, features, prefer_a, p, rng)
     with torch.no_grad():
-        step_rewards = net(x)[:, 0]
-        returns = per_trajectory_sum(step_rewards, index, len(trajectories)).view(-1, 2)
-        decided = prefer_a != 0.5
-        agree = ((returns[:, 0] > returns[:, 1]).float() == prefer_a)[decided].float()
+        returns, step_rewards = _returns(net, features)
+        returns = returns.view(-1, 2)
+    decided = prefer_a != 0.5
+    agree = ((returns[:, 0] > returns[:, 1]).float() == prefer_a)[decided].float()
     layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
               for m in net if isinstance(m, torch.nn.Linear)]
     scale = p.scale / max(float(step_rewards.square().mean().sqrt()), 1e-8)
     return RewardModel(layers, n_actions, scale, float(agree.mean()) if len(agree) else float("nan"))
+
+
+def _returns(net: Any, features: list) -> tuple[Any, Any]:
+    """Predicted return of each trajectory (``features[k]`` is ``[T_k, F]``) and all step rewards."""
+    import torch
+
+    from harness_group.preferences import per_trajectory_sum
+
+    lengths = torch.tensor([len(f) for f in features])
+    step_rewards = net(torch.cat(features))[:, 0]
+    index = torch.repeat_interleave(torch.arange(len(features)), lengths)
+    return per_trajectory_sum(step_rewards, index, len(features)), step_rewards
+
+
+def _train(net: Any, features: list, prefer_a: Any, p: Params, rng: np.random.Generator) -> None:
+    """``train_steps`` Adam steps on the Bradley-Terry loss of ``batch_pairs`` random pairs each."""
+    import torch
+
+    from harness_group.objectives import bradley_terry_loss
+
+    optimizer = torch.optim.Adam(net.parameters(), lr=p.learning_rate)
+    n_pairs = len(prefer_a)
+    for _ in range(p.train_steps):
+        chosen = rng.choice(n_pairs, min(p.batch_pairs, n_pairs), replace=False)
+        returns, _ = _returns(net, [features[2 * i + side] for i in chosen for side in (0, 1)])
+        returns = returns.view(-1, 2)
+        loss = bradley_terry_loss(returns[:, 0], returns[:, 1], prefer_a[chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
 
 
 def env_key(env: gym.Env, p: Params) -> str:
