@@ -28,6 +28,10 @@ class EvalResult:
         }
 
 
+#: An evaluation episode is cut here even if the environment has no time limit of its own.
+MAX_EPISODE_STEPS = 100_000
+
+
 def evaluate(agent: Agent, env: gym.Env, seeds: list[int], deterministic: bool = True) -> EvalResult:
     """Run one episode per seed and score it on the environment's own (true) reward."""
     returns, lengths = [], []
@@ -38,7 +42,7 @@ def evaluate(agent: Agent, env: gym.Env, seeds: list[int], deterministic: bool =
             obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=deterministic))
             total += float(reward)
             length += 1
-            done = terminated or truncated
+            done = terminated or truncated or length >= MAX_EPISODE_STEPS
         returns.append(total)
         lengths.append(length)
     return EvalResult(np.asarray(returns), np.asarray(lengths))
