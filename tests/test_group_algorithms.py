@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from harness_group import dapo, reward_model
 from harness_group.policy import make_policy
+from harness_group.report import entropy_plot, summarise
 from harness_group.rollout import collect_groups
 from harness_group.seqenv import SequenceEnv
 
@@ -97,3 +99,19 @@ def test_reward_model_replaces_the_reward_and_keeps_the_true_one():
     _, reward, *_, info = env_a.step(0)
     assert info[TRUE_REWARD_KEY] == 1.0 and reward != 1.0
     assert info["harness/reward_components"]["learned"] == reward
+
+
+def test_report_section_counts_collapsed_seeds(tmp_path):
+    runs = pd.DataFrame({
+        "run_id": ["a", "b", "c"], "env_label": ["E"] * 3, "algorithm_label": ["grpo", "grpo", "dapo"],
+        "final": [0.0, 1.0, 0.0], "steps_to_threshold": [float("nan"), 500.0, float("nan")],
+    })
+    rows = [("a", "entropy", 0, 1.0), ("a", "entropy", 9, 0.05),   # collapsed, never solved
+            ("b", "entropy", 0, 1.0), ("b", "entropy", 9, 0.01),   # deterministic but solved: not collapsed
+            ("c", "entropy", 0, 1.0), ("c", "entropy", 9, 0.5), ("c", "all_equal", 9, 0.25)]
+    history = pd.DataFrame(rows, columns=["run_id", "metric", "step", "value"])
+    table = summarise(runs, history).set_index("algorithm")
+    assert table.loc["grpo", "collapsed seeds"] == 1 and table.loc["dapo", "collapsed seeds"] == 0
+    assert table.loc["grpo", "entropy end"] == pytest.approx(0.03)
+    assert table.loc["dapo", "all-equal groups"] == pytest.approx(0.25)
+    assert entropy_plot(runs, history, tmp_path / "e.png").stat().st_size > 1000

@@ -6,7 +6,7 @@ Only names and metadata are registered here; torch and gymnasium are imported
 when a run needs an implementation.
 """
 
-from harness.api import AlgorithmSpec, EnvironmentSpec, ShaperSpec
+from harness.api import AlgorithmSpec, EnvironmentSpec, ReportSectionSpec, ShaperSpec
 from harness.hookspecs import hookimpl
 from harness_group.catalog import SOLVED, TASKS
 
@@ -41,3 +41,9 @@ def harness_register_environments(register):
 def harness_register_shapers(register):
     register(ShaperSpec("reward_model", "harness_group.reward_model",
                         "replace the reward by a Bradley-Terry model fit to synthetic preference pairs"))
+
+
+@hookimpl
+def harness_register_report_sections(register):
+    register(ReportSectionSpec("group", "harness_group.report:section",
+                               "policy entropy curves, collapsed seeds and group statistics of group-relative runs"))
