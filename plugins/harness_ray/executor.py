@@ -91,9 +91,9 @@ class RayExecutor:
             placement = Placement(self.cpus_per_run, self.gpus_per_run, ray.cluster_resources().get("GPU", 0.0))
             _Session(ray, mailbox, self._remote(ray), placement, on_event).run(tasks, self.workers)
         finally:
-            ray.kill(mailbox)
+            _quietly(lambda: ray.kill(mailbox))  # never mask the KeyboardInterrupt being re-raised
             if started_here:
-                ray.shutdown()
+                _quietly(ray.shutdown)
 
     def _connect(self, ray: Any) -> bool:
         """Join ``address`` or start a private local Ray; False if Ray was already up."""
@@ -170,7 +170,8 @@ class _Session:
         if slot.ended:
             return
         if self.interrupted:
-            self._fail(slot, "interrupted")
+            if slot.started is not None:  # one never heard from was still queued: like a pending task
+                self._fail(slot, "interrupted")
             return
         try:
             self.ray.get(slot.ref)
@@ -190,7 +191,10 @@ class _Session:
                 self._fail(slot, f"timeout: killed after {timeout:g} s")
 
     def _interrupt(self) -> None:
-        """Ctrl-C: KeyboardInterrupt in every task (workers mark their runs KILLED), then kill stragglers."""
+        """Ctrl-C: KeyboardInterrupt in every task (workers mark their runs KILLED), then kill stragglers.
+
+        Tasks that never reported were still queued in Ray: like pending tasks, they get no event.
+        """
         self.interrupted = True
         for slot in self.active.values():
             self.ray.cancel(slot.ref, force=False)
@@ -199,12 +203,19 @@ class _Session:
             self._step(POLL_SECONDS)
         for slot in self.active.values():
             self.ray.cancel(slot.ref, force=True)
-            if not slot.ended:
+            if not slot.ended and slot.started is not None:
                 self._fail(slot, "interrupted")
 
     def _fail(self, slot: _Slot, message: str) -> None:
         slot.ended = True
         self.on_event(Event("failed", slot.task.run_key, slot.run_id, message=message))
+
+
+def _quietly(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except Exception:  # Ray already gone: nothing left to clean up
+        pass
 
 
 def _first_line(error: BaseException) -> str:
