@@ -257,7 +257,8 @@ def test_ray_requests_a_gpu_share_only_for_gpu_runs(monkeypatch):
     assert "no GPU" in cpu_only.infeasible({**spec, "device": "cuda"})
 
 
-@pytest.mark.parametrize("options", [{"gpus_per_run": 0}, {"gpus_per_run": 1.5}, {"cpus_per_run": 0}])
+@pytest.mark.parametrize("options", [{"gpus_per_run": 0}, {"gpus_per_run": 1.5}, {"cpus_per_run": 0},
+                                     {"runs_per_worker": 0}])
 def test_ray_executor_rejects_impossible_resource_requests(options):
     from harness_ray.executor import RayExecutor
 

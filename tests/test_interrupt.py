@@ -40,13 +40,14 @@ RUNS = 4
 def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
     suite = write_suite(tmp_path, SUITE)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    Tracker(uri).experiment_id("interrupt")  # create the store now: polling one being migrated races the CLI
     command = [sys.executable, "-m", "harness.cli", "run", str(suite), "--executor", executor,
                "--workers", "3", "--tracking-uri", uri, "--no-report"]
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(command, cwd=tmp_path, env=harness_env(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
-            before = wait_for_finished_and_running(uri, proc)
+            before = wait_for_finished_and_running(uri, proc, tmp_path / "first.log")
             os.killpg(proc.pid, signal.SIGINT)
             code = proc.wait(timeout=120)
         finally:
@@ -72,7 +73,7 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
     assert finished <= {run.info.run_id for run in runs}, "finished runs were not redone"
 
 
-def wait_for_finished_and_running(uri: str, proc: subprocess.Popen, limit: float = 240) -> dict[str, str]:
+def wait_for_finished_and_running(uri: str, proc: subprocess.Popen, log: Path, limit: float = 240) -> dict[str, str]:
     """Poll MLflow until at least one run FINISHED while another is still RUNNING."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
@@ -80,7 +81,8 @@ def wait_for_finished_and_running(uri: str, proc: subprocess.Popen, limit: float
         current = statuses(uri)
         if "FINISHED" in current.values() and "RUNNING" in current.values():
             return current
-    raise AssertionError(f"never saw a finished and a running run at once (exit code {proc.poll()})")
+    raise AssertionError(f"never saw a finished and a running run at once (exit code {proc.poll()}):\n"
+                         + log.read_text()[-3000:])
 
 
 def statuses(uri: str) -> dict[str, str]:
@@ -91,8 +93,6 @@ def statuses(uri: str) -> dict[str, str]:
 
 
 def active_runs(uri: str) -> list:
-    if not Path(uri.removeprefix("sqlite:///")).exists():
-        return []
     tracker = Tracker(uri)
     experiment = tracker.experiment_id("interrupt", create=False)
     return tracker.runs(experiment) if experiment else []

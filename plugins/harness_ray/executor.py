@@ -68,19 +68,22 @@ class RayExecutor:
 
     ``address``: a Ray cluster to join (``auto``, ``ray://host:10001``, ...); by default a
     private local Ray is started with ``workers`` (else all) cores.  ``workers`` also caps
-    how many runs are in flight at once.  ``reuse_workers=False`` gives every run a fresh
-    Ray worker process (full isolation, but each run pays the imports again).
+    how many runs are in flight at once.  A Ray worker process serves up to
+    ``runs_per_worker`` runs (None: no limit) and is then replaced; 1 gives every run a
+    fresh process (full isolation, but each run pays the imports again).
     """
 
     def __init__(self, workers: int | None = None, address: str | None = None, cpus_per_run: float = 1.0,
-                 gpus_per_run: float = 0.25, reuse_workers: bool = True):
+                 gpus_per_run: float = 0.25, runs_per_worker: int | None = None):
         if cpus_per_run <= 0:
             raise ValueError(f"cpus_per_run must be positive (got {cpus_per_run})")
         if not (0 < gpus_per_run <= 1 or float(gpus_per_run).is_integer() and gpus_per_run > 0):
             raise ValueError(f"gpus_per_run must be in (0, 1] or a whole number (got {gpus_per_run})")
         self.workers, self.address = workers, address
         self.cpus_per_run, self.gpus_per_run = float(cpus_per_run), float(gpus_per_run)
-        self.reuse_workers = reuse_workers
+        if runs_per_worker is not None and runs_per_worker < 1:
+            raise ValueError(f"runs_per_worker must be at least 1 (got {runs_per_worker})")
+        self.runs_per_worker = runs_per_worker
 
     def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
         import ray
@@ -108,7 +111,7 @@ class RayExecutor:
 
     def _remote(self, ray: Any) -> Any:
         """The Ray task, never retried (a retry would log a second MLflow run)."""
-        remote = ray.remote(max_retries=0, max_calls=0 if self.reuse_workers else 1)(run_in_worker)
+        remote = ray.remote(max_retries=0, max_calls=self.runs_per_worker or 0)(run_in_worker)
         env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
         return lambda task, mailbox, resources: remote.options(
             **resources, **({"runtime_env": {"env_vars": env}} if env else {})).remote(task, mailbox)
