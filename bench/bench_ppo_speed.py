@@ -12,9 +12,7 @@ on the harness's evaluation seeds of that run seed.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
-import pstats
 import time
 
 import gymnasium as gym
@@ -58,24 +56,49 @@ def run_sb3(seed: int, steps: int, episodes: int) -> tuple[float, float]:
     return sps, evaluate(lambda obs: int(model.predict(obs, deterministic=True)[0]), seed, episodes)
 
 
+def timed(obj: object, name: str, totals: dict[str, float]) -> None:
+    """Wrap ``obj.name`` so that its wall time accumulates in ``totals[name]``."""
+    inner = getattr(obj, name)
+
+    def wrapper(*args):
+        began = time.perf_counter()
+        try:
+            return inner(*args)
+        finally:
+            totals[name] += time.perf_counter() - began
+
+    totals[name] = 0.0
+    setattr(obj, name, wrapper)
+
+
 def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dict,
-               profile: str | None) -> tuple[float, float]:
+               breakdown: bool) -> tuple[float, float]:
     from harness_algos import ppo
 
     params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, ENV), **overrides})
     seed_everything(seed)
     ctx, _ = make_context(ENV, seed)
     agent = ppo.make_agent(params, ctx)
-    profiler = cProfile.Profile() if profile else None
+    totals: dict[str, float] = {}
+    if breakdown:
+        agent.start()
+        timed(agent.envs, "step", totals)
+        for name in ("collect", "batch", "update"):
+            timed(agent, name, totals)
     began = time.perf_counter()
-    if profiler:
-        profiler.enable()
     agent.learn(steps, lambda step, metrics: True)
     elapsed = time.perf_counter() - began
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(profile)
-        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    if breakdown:
+        parts = {
+            "env steps (SyncVectorEnv + harness wrappers + CartPole)": totals["step"],
+            "rollout policy + bookkeeping": totals["collect"] - totals["step"],
+            "advantages (GAE)": totals["batch"],
+            "update (forward, backward, Adam)": totals["update"],
+        }
+        parts["other"] = elapsed - sum(parts.values())
+        for label, seconds in parts.items():
+            print(f"    {label:58s} {seconds:6.2f} s {100 * seconds / elapsed:5.1f}%  "
+                  f"{1e6 * seconds / agent.env_steps:5.1f} us/step")
     return agent.env_steps / elapsed, evaluate(lambda obs: agent.act(obs, True), seed, episodes)
 
 
@@ -88,7 +111,7 @@ def main() -> None:
     parser.add_argument("--params", default="{}", help="JSON overrides of the native preset")
     parser.add_argument("--skip-sb3", action="store_true")
     parser.add_argument("--skip-native", action="store_true")
-    parser.add_argument("--profile", help="write a cProfile of the native learn() of each seed here")
+    parser.add_argument("--breakdown", action="store_true", help="time the phases of native learn()")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -96,7 +119,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         sb3 = (np.nan, np.nan) if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
         native = (np.nan, np.nan) if args.skip_native else run_native(
-            seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.profile)
+            seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown)
         rows.append((seed, *sb3, *native))
         print(f"seed {seed}: SB3 {sb3[0]:8.0f} steps/s return {sb3[1]:6.1f} | "
               f"native {native[0]:8.0f} steps/s return {native[1]:6.1f} | ratio {native[0] / sb3[0]:5.1f}x",

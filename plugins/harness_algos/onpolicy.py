@@ -1,7 +1,8 @@
 """What the native on-policy agents share: parameters, GAE, the rollout buffer, the agent shell.
 
 The hot loop is :meth:`VecAgent.collect`: per vectorised step one batched
-forward pass under ``torch.inference_mode`` and a handful of numpy writes into
+forward pass of the policy and value nets (in numpy on CPU, see
+:class:`~harness_algos.common.NumpyActor`) and a handful of writes into
 preallocated arrays.  Episodes cut by a time limit are bootstrapped from the
 value of ``info["final_obs"]`` (the vector env autoresets in the same step).
 """
@@ -245,7 +246,8 @@ def minibatches(data: Batch, size: int, epochs: int) -> Iterator[Batch]:
             yield shuffled.take(slice(start, start + size))
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def set_learning_rate(optimizer: Any, lr: float) -> None:
+    """Set the learning rate of every parameter group (torch optimisers and LeanAdam)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
 
