@@ -110,6 +110,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    if args.executor in (None, "local"):
+        from harness.executors.local import start_fork_server
+
+        start_fork_server()
     from harness.runner import run_suite
     from harness.summary import summarize, summary_table
     from harness.tracking import Tracker

@@ -17,7 +17,18 @@ from harness.hookspecs import hookimpl
 from harness.tasks import Event, RunTask
 
 #: Imported once in the fork server, so each run starts without re-importing them.
-PRELOAD = ["harness.worker", "torch", "gymnasium", "mlflow", "stable_baselines3"]
+#: torch._dynamo comes with the first optimizer, the SQL store with the first MLflow call
+#: (together ~2 CPU-s per run otherwise; see bench/README.md, bench_startup.py).
+PRELOAD = ["harness.worker", "torch", "torch._dynamo", "gymnasium", "mlflow",
+           "mlflow.store.tracking.sqlalchemy_store", "stable_baselines3"]
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, so its imports overlap the driver's own start-up."""
+    import multiprocessing.forkserver
+
+    mp.set_forkserver_preload(PRELOAD)
+    multiprocessing.forkserver.ensure_running()
 
 
 @hookimpl
