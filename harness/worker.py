@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import resource
 import tempfile
 import time
 import traceback
@@ -163,6 +164,7 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     agent.learn(spec.budget, monitor)
     final = monitor.evaluation(spec.budget)
     monitor._drain_episodes()
+    logger.metric("sys/peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, spec.budget)
     eval_env.close()
 
     with tempfile.TemporaryDirectory() as tmp:

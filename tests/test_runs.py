@@ -54,6 +54,7 @@ def test_suite_logs_the_documented_layout(tmp_path):
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "eval/return_mean")]
     assert steps == [0, 500, 1000, 1500, 2000]
     assert {"train/episode_return", "train/shaped_return", "time/sps", "time/elapsed"} <= set(run.data.metrics)
+    assert 50 < run.data.metrics["sys/peak_rss_mb"] < 4096
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"spec.json", "model", "evaluations.json"} <= artifacts
 
