@@ -10,7 +10,7 @@ import torch
 from harness_group import dapo, reward_model
 from harness_group.policy import make_policy
 from harness_group.report import entropy_plot, summarise
-from harness_group.rollout import collect_groups
+from harness_group.rollout import Episodes, collect_groups
 from harness_group.seqenv import SequenceEnv
 
 from harness.api import TRUE_REWARD_KEY, RunContext
@@ -115,3 +115,13 @@ def test_report_section_counts_collapsed_seeds(tmp_path):
     assert table.loc["grpo", "entropy end"] == pytest.approx(0.03)
     assert table.loc["dapo", "all-equal groups"] == pytest.approx(0.25)
     assert entropy_plot(runs, history, tmp_path / "e.png").stat().st_size > 1000
+
+
+def test_dapo_overlong_buffer_is_a_fraction_of_the_step_limit():
+    ctx = RunContext("seq", 0, "cpu", lambda i: SequenceEnv("reverse", 2))  # step limit 6 tokens
+    agent = dapo.make_agent(build_params(dapo.Params, TINY), ctx)
+    lengths = np.array([1, 3, 5, 6, 1, 3])
+    episodes = Episodes(np.zeros((19, 1)), np.zeros(19, int), np.zeros(19), lengths,
+                        np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0]), lengths == 6, 3)
+    # round(0.2 * 6) = 1 step of buffer: only the truncated 6-token answer is punished
+    np.testing.assert_allclose(agent.score(episodes), [0.0, 1.0, 0.0, -1.0, 0.0, 0.0])

@@ -143,9 +143,10 @@ class GroupAgent:
 
     def score(self, episodes: Episodes) -> np.ndarray:
         """Episode scores: the return, plus DAPO's overlong penalty when that is switched on."""
-        buffer = getattr(self.params, "overlong_buffer", 0)
-        if buffer <= 0 or self.step_limit is None:
+        fraction = getattr(self.params, "overlong_buffer", 0.0)
+        if fraction <= 0 or self.step_limit is None:
             return episodes.returns
+        buffer = max(1, round(fraction * self.step_limit))
         factor = getattr(self.params, "overlong_factor", 1.0)
         return episodes.returns + factor * overlong_penalty(episodes.lengths, self.step_limit, buffer)
 

@@ -18,7 +18,8 @@ class Params(GroupParams):
     eps_high: float = doc(0.28, "upper clip: ratio <= 1 + eps_high for positive advantages (DAPO: 0.28; seed 000 quotes 0.8)")
     dynamic_sampling: bool = doc(True, "drop groups whose scores are all equal and sample more prompts")
     max_resamples: int = doc(3, "extra rounds of B prompts dynamic sampling may draw per batch")
-    overlong_buffer: int = doc(4, "L_cache: steps before the env's step limit where the length penalty ramps to -1 (0 = off)")
+    overlong_buffer: float = doc(0.2, "L_cache as a fraction of the env's step limit: the penalty ramps from 0 to -1 over "
+                                      "the last max(1, round(fraction * limit)) steps (DAPO: 4096 of 20480 = 0.2; 0 = off)")
     overlong_factor: float = doc(1.0, "weight of the overlong penalty added to the episode score")
 
 

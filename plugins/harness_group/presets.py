@@ -19,7 +19,7 @@ def group_presets(dapo: bool = False, on_policy: bool = False) -> dict[str, dict
     time limit is not an unfinished answer; ``on_policy`` (GPG) keeps one pass per batch.
     """
     seq = {k: v for k, v in SEQ.items() if not (on_policy and k != "learning_rate")}
-    control = {"overlong_buffer": 0} if dapo else {}
+    control = {"overlong_buffer": 0.0} if dapo else {}
     tuned: dict[str, dict[str, Any]] = {"*": {}, "CartPole-v1": dict(control), "Acrobot-v1": {**ACROBOT, **control}}
     tuned.update({task.env_id: dict(seq) for task in TASKS})
     return {"paper": {"*": {}}, "tuned": tuned}
