@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import summarize, summary_table
     from harness.tracking import Tracker
 
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops a suite as cleanly as Ctrl-C
     options = {"address": args.address} if args.address else {}
     outcome = run_suite(args.suite, tracking_uri=args.tracking_uri, workers=args.workers,
                         executor=args.executor, executor_options=options)
@@ -139,6 +141,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print("Interrupted: rerun the same command to resume (finished runs are kept).")
         return EXIT_INTERRUPTED
     return EXIT_FAILED_RUNS if failed else 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_report(args: argparse.Namespace) -> int:
