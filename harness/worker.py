@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.api import RunContext
+from harness.config import Evaluation
 from harness.envs import eval_env_seeds, make_base_env, resolve_env, train_env_seeds, training_env_factory
 from harness.evaluation import EvalResult, evaluate
 from harness.params import build_params, flatten
@@ -191,8 +192,6 @@ def _record_video(agent: Any, env_spec: Any, spec: RunSpec, tmp: Path, client: A
 
 def run_tags(spec: RunSpec) -> dict[str, str]:
     """The ``harness.*`` tags every run carries (see docs/mlflow-layout.md)."""
-    protocol = spec.evaluation
-    kind = "deterministic" if protocol["deterministic"] else "stochastic"
     return {
         TAG + "suite": spec.suite,
         TAG + "run_key": spec.run_key,
@@ -205,7 +204,7 @@ def run_tags(spec: RunSpec) -> dict[str, str]:
         TAG + "budget": str(spec.budget),
         TAG + "baseline": spec.baseline or "",
         TAG + "baseline_shaping": spec.baseline_shaping or "",
-        TAG + "eval_protocol": f"every={protocol['every']};episodes={protocol['episodes']};{kind}",
+        TAG + "eval_protocol": Evaluation(**spec.evaluation).describe(),
         TAG + "device": spec.device,
     }
 
