@@ -34,6 +34,9 @@ name = "toy.search"
 name = "CartPole-v1"
 """
 RUNS = 4
+#: `harness run`, dumping its threads' stacks on SIGUSR1 (to see where a slow Ctrl-C hangs).
+CLI = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+       "from harness.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
@@ -41,7 +44,7 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
     suite = write_suite(tmp_path, SUITE)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     Tracker(uri).experiment_id("interrupt")  # create the store now: polling one being migrated races the CLI
-    command = [sys.executable, "-m", "harness.cli", "run", str(suite), "--executor", executor,
+    command = [sys.executable, "-c", CLI, "run", str(suite), "--executor", executor,
                "--workers", "3", "--tracking-uri", uri, "--no-report"]
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(command, cwd=tmp_path, env=harness_env(), stdout=log, stderr=subprocess.STDOUT,
@@ -50,11 +53,15 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
             before = wait_for_finished_and_running(uri, proc, tmp_path / "first.log")
             os.killpg(proc.pid, signal.SIGINT)
             code = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(2)
+            code = None
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
     output = (tmp_path / "first.log").read_text()
-    assert code == 130, output[-2000:]
+    assert code == 130, f"exit code {code}:\n{output[-6000:]}"
 
     after = statuses(uri)
     assert all(after[run_id] == "FINISHED" for run_id, status in before.items() if status == "FINISHED"), \
