@@ -20,8 +20,9 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 @pytest.fixture
-def make_registry():
-    """Build a registry from plugin modules/objects only (no entry-point autoload)."""
+def make_registry(monkeypatch):
+    """Build a registry from the given plugin modules/objects only (no autoload, no HARNESS_PLUGINS)."""
+    monkeypatch.delenv("HARNESS_PLUGINS", raising=False)
 
     def build(*plugins: object) -> Registry:
         pm = make_plugin_manager(load_entrypoints=False)
