@@ -52,7 +52,7 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
         try:
             before = wait_for_finished_and_running(uri, proc, tmp_path / "first.log")
             os.killpg(proc.pid, signal.SIGINT)
-            code = proc.wait(timeout=120)
+            code = proc.wait(timeout=180)
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGUSR1)
             time.sleep(2)

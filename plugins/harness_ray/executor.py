@@ -2,7 +2,7 @@
 
 Same contract as the local executor (see :mod:`harness.executors`): exactly one
 ``finished``/``failed`` event per started task, a kill after ``timeout +
-KILL_GRACE``, and Ctrl-C cancels everything and re-raises.  Workers log to
+KILL_GRACE``, and Ctrl-C kills everything and re-raises.  Workers log to
 MLflow themselves, so results land in the store exactly as with the local
 executor.  Ray is imported only when a suite runs.
 """
@@ -25,8 +25,6 @@ from harness_ray.placement import Placement
 FORWARDED_ENV_PREFIXES = ("HARNESS_", "MLFLOW_")
 #: How often the driver collects events and checks timeouts.
 POLL_SECONDS = 0.2
-#: How long interrupted workers get to mark their runs KILLED before they are killed.
-INTERRUPT_WAIT = 10.0
 TERMINAL = ("finished", "failed")
 
 
@@ -125,7 +123,6 @@ class _Session:
         self.ray, self.mailbox, self.remote, self.placement = ray, mailbox, remote, placement
         self.on_event = on_event
         self.active: dict[str, _Slot] = {}
-        self.interrupted = False
 
     def run(self, tasks: Sequence[RunTask], limit: int | None) -> None:
         pending = deque(tasks)
@@ -172,10 +169,6 @@ class _Session:
         """The Ray task is over: if it sent no final event, say why it died."""
         if slot.ended:
             return
-        if self.interrupted:
-            if slot.started is not None:  # one never heard from was still queued: like a pending task
-                self._fail(slot, "interrupted")
-            return
         try:
             self.ray.get(slot.ref)
             reason = "worker ended without reporting a result"
@@ -194,18 +187,17 @@ class _Session:
                 self._fail(slot, f"timeout: killed after {timeout:g} s")
 
     def _interrupt(self) -> None:
-        """Ctrl-C: KeyboardInterrupt in every task (workers mark their runs KILLED), then kill stragglers.
+        """Ctrl-C: kill every task at once, as the local executor does, and mark the unfinished ones.
 
-        Tasks that never reported were still queued in Ray: like pending tasks, they get no event.
+        No gentle cancel first: a KeyboardInterrupt raised inside a worker's SQLite
+        transaction can leave the store locked while that worker retries its own writes.
+        Tasks never heard from were still queued in Ray: like pending tasks, they get no event.
         """
-        self.interrupted = True
-        for slot in self.active.values():
-            self.ray.cancel(slot.ref, force=False)
-        deadline = time.monotonic() + INTERRUPT_WAIT
-        while self.active and time.monotonic() < deadline:
-            self._step(POLL_SECONDS)
+        self._relay()  # learn the run ids of tasks that just started
         for slot in self.active.values():
             self.ray.cancel(slot.ref, force=True)
+        self._relay()  # final events sent just before the kill
+        for slot in self.active.values():
             if not slot.ended and slot.started is not None:
                 self._fail(slot, "interrupted")
 
