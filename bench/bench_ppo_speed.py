@@ -5,8 +5,9 @@
 SB3 runs the rl-zoo3 CartPole-v1 preset as a plain SB3 script (DummyVecEnv of
 8 envs, Monitor); native PPO runs through ``make_agent`` on harness training
 envs (``ctx.make_vec_env``), as a harness worker would.  Both use one torch
-thread.  Only ``learn`` is timed; each agent is then evaluated deterministically
-on the harness's evaluation seeds of that run seed.
+thread.  Only ``learn`` is timed, by the wall clock and by this process's CPU
+time (steady when other processes share the cores); each agent is then
+evaluated deterministically on the harness's evaluation seeds of that run seed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -29,6 +31,25 @@ ENV = "CartPole-v1"
 ZOO = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0)
 
 
+class Result(NamedTuple):
+    sps: float
+    """env steps per wall-clock second of ``learn``"""
+    cpu_sps: float
+    """env steps per CPU second of this process during ``learn``"""
+    final_return: float
+
+
+class Clock:
+    """Wall and CPU time since construction."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def result(self, steps: int, final_return: float) -> Result:
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        return Result(steps / wall, steps / cpu, final_return)
+
+
 def evaluate(act, seed: int, episodes: int) -> float:
     """Mean undiscounted return of ``act(obs)`` over the run's evaluation seeds."""
     env, returns = gym.make(ENV), []
@@ -42,7 +63,7 @@ def evaluate(act, seed: int, episodes: int) -> float:
     return float(np.mean(returns))
 
 
-def run_sb3(seed: int, steps: int, episodes: int) -> tuple[float, float]:
+def run_sb3(seed: int, steps: int, episodes: int) -> Result:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -50,29 +71,30 @@ def run_sb3(seed: int, steps: int, episodes: int) -> tuple[float, float]:
     env = make_vec_env(ENV, n_envs=8, seed=seed)
     model = PPO("MlpPolicy", env, learning_rate=lambda f: f * 1e-3, clip_range=lambda f: f * 0.2,
                 seed=seed, device="cpu", **ZOO)
-    began = time.perf_counter()
+    clock = Clock()
     model.learn(steps)
-    sps = model.num_timesteps / (time.perf_counter() - began)
-    return sps, evaluate(lambda obs: int(model.predict(obs, deterministic=True)[0]), seed, episodes)
+    timing = clock.result(model.num_timesteps, 0.0)
+    return timing._replace(final_return=evaluate(lambda obs: int(model.predict(obs, deterministic=True)[0]),
+                                                 seed, episodes))
 
 
 def timed(obj: object, name: str, totals: dict[str, float]) -> None:
-    """Wrap ``obj.name`` so that its wall time accumulates in ``totals[name]``."""
+    """Wrap ``obj.name`` so that the CPU time spent in it accumulates in ``totals[name]``."""
     inner = getattr(obj, name)
 
     def wrapper(*args):
-        began = time.perf_counter()
+        began = time.process_time()
         try:
             return inner(*args)
         finally:
-            totals[name] += time.perf_counter() - began
+            totals[name] += time.process_time() - began
 
     totals[name] = 0.0
     setattr(obj, name, wrapper)
 
 
 def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dict,
-               breakdown: bool) -> tuple[float, float]:
+               breakdown: bool) -> Result:
     from harness_algos import ppo
 
     params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, ENV), **overrides})
@@ -85,10 +107,12 @@ def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dic
         timed(agent.envs, "step", totals)
         for name in ("collect", "batch", "update"):
             timed(agent, name, totals)
-    began = time.perf_counter()
+    clock = Clock()
     agent.learn(steps, lambda step, metrics: True)
-    elapsed = time.perf_counter() - began
+    timing = clock.result(agent.env_steps, 0.0)
+    elapsed = agent.env_steps / timing.cpu_sps
     if breakdown:
+        print(f"  native learn(), seed {seed}, CPU time by phase:")
         parts = {
             "env steps (SyncVectorEnv + harness wrappers + CartPole)": totals["step"],
             "rollout policy + bookkeeping": totals["collect"] - totals["step"],
@@ -99,7 +123,7 @@ def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dic
         for label, seconds in parts.items():
             print(f"    {label:58s} {seconds:6.2f} s {100 * seconds / elapsed:5.1f}%  "
                   f"{1e6 * seconds / agent.env_steps:5.1f} us/step")
-    return agent.env_steps / elapsed, evaluate(lambda obs: agent.act(obs, True), seed, episodes)
+    return timing._replace(final_return=evaluate(lambda obs: agent.act(obs, True), seed, episodes))
 
 
 def main() -> None:
@@ -115,23 +139,31 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    rows = []
+    missing = Result(np.nan, np.nan, np.nan)
+    sb3_runs, native_runs = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
-        sb3 = (np.nan, np.nan) if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
-        native = (np.nan, np.nan) if args.skip_native else run_native(
+        sb3 = missing if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
+        native = missing if args.skip_native else run_native(
             seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown)
-        rows.append((seed, *sb3, *native))
-        print(f"seed {seed}: SB3 {sb3[0]:8.0f} steps/s return {sb3[1]:6.1f} | "
-              f"native {native[0]:8.0f} steps/s return {native[1]:6.1f} | ratio {native[0] / sb3[0]:5.1f}x",
-              flush=True)
-    table = np.array([r[1:] for r in rows])
-    sb3_sps, sb3_ret, nat_sps, nat_ret = table.mean(0)
-    print(f"\n{ENV}, {args.steps} steps, seeds {args.seeds}, {args.episodes} eval episodes each, native preset {args.preset!r}")
-    print("| agent | steps/s | final return (mean over seeds) |")
-    print("|---|---:|---:|")
-    print(f"| SB3 PPO (rl-zoo3 preset) | {sb3_sps:,.0f} | {sb3_ret:.1f} |")
-    print(f"| native PPO ({args.preset}) | {nat_sps:,.0f} | {nat_ret:.1f} |")
-    print(f"| ratio (native / SB3) | {nat_sps / sb3_sps:.1f}x | |")
+        sb3_runs.append(sb3)
+        native_runs.append(native)
+        print(f"seed {seed}: SB3 {sb3.sps:7.0f} steps/s ({sb3.cpu_sps:7.0f} per CPU s) return {sb3.final_return:6.1f}"
+              f" | native {native.sps:7.0f} steps/s ({native.cpu_sps:7.0f} per CPU s) return "
+              f"{native.final_return:6.1f} | ratio {native.sps / sb3.sps:5.1f}x", flush=True)
+    report(args, np.array(sb3_runs), np.array(native_runs))
+
+
+def report(args: argparse.Namespace, sb3: np.ndarray, native: np.ndarray) -> None:
+    """Markdown table of the means over seeds (rows of ``sb3``/``native``: Result fields)."""
+    print(f"\n{ENV}, {args.steps} env steps, seeds {args.seeds}, {args.episodes} deterministic eval episodes "
+          f"per seed, native preset {args.preset!r}\n")
+    print("| agent | env steps/s (wall) | env steps per CPU second | final return: mean (per seed) |")
+    print("|---|---:|---:|---|")
+    for name, runs in (("SB3 PPO, rl-zoo3 preset", sb3), (f"native PPO, `{args.preset}` preset", native)):
+        per_seed = ", ".join(f"{r:.0f}" for r in runs[:, 2])
+        print(f"| {name} | {runs[:, 0].mean():,.0f} | {runs[:, 1].mean():,.0f} | {runs[:, 2].mean():.1f} ({per_seed}) |")
+    print(f"| ratio native / SB3 | {native[:, 0].mean() / sb3[:, 0].mean():.1f}x | "
+          f"{native[:, 1].mean() / sb3[:, 1].mean():.1f}x | |")
 
 
 if __name__ == "__main__":

@@ -261,7 +261,10 @@ class RunningMeanStd:
         self.count = epsilon
 
     def update(self, batch: np.ndarray) -> None:
-        batch_mean, batch_var, n = batch.mean(0), batch.var(0), batch.shape[0]
+        n = batch.shape[0]
+        batch_mean = np.add.reduce(batch, 0) / n  # np.mean/np.var add ~10 us of Python per call
+        deviation = batch - batch_mean
+        batch_var = np.add.reduce(deviation * deviation, 0) / n
         delta, total = batch_mean - self.mean, self.count + n
         self.mean = self.mean + delta * n / total
         self.var = (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
