@@ -48,10 +48,10 @@ name = "CartPole-v1"
 def check_same_hyperparameters() -> None:
     """The bare script's hard-coded values must be exactly the harness preset."""
     sys.path.insert(0, str(HERE))
+    from harness_sb3 import ppo
     from sb3_ppo_bare import ENV, ZOO
 
     from harness.params import preset_overrides
-    from harness_sb3 import ppo
 
     preset = preset_overrides(ppo.presets, "zoo", ENV)
     assert preset == ZOO, f"bare script {ZOO} != harness zoo preset {preset}"

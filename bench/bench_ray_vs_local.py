@@ -48,7 +48,8 @@ def main() -> None:
                 timing = run_suite_cli(text, folder, template, "--workers", str(args.workers), "--executor", executor)
                 assert timing.finished == runs, f"{executor}: {timing.finished}/{runs} runs finished"
                 timings[executor].append(timing)
-                print(f"round {i + 1}, {executor}: command {timing.command:.1f} s, runs {timing.runs:.1f} s", flush=True)
+                print(f"round {i + 1}, {executor}: command {timing.command:.1f} s, runs {timing.runs:.1f} s",
+                      flush=True)
     print(f"after: {load_note()}")
     same = final_returns(timings["local"][0]) == final_returns(timings["ray"][0])
     print(f"\n{runs} x {args.algorithm} ({args.preset}) CartPole-v1, {args.steps} steps each, {args.workers} workers, "

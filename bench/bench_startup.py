@@ -99,7 +99,7 @@ def timed_execute(task, results) -> None:
 
 def run_cost(folder: str, extra: list[str]) -> tuple[float, float]:
     """One tiny run in a fork-server child whose server preloaded PRELOAD + ``extra``."""
-    import harness.executors.local as local
+    from harness.executors import local
     from harness.registry import default_registry
     from harness.suite import load_suite
     from harness.tracking import Tracker

@@ -15,7 +15,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import sys
 
-import harness.executors.local as local
+from harness.executors import local
 
 EXTRA_PRELOAD = ["torch._dynamo", "mlflow.store.tracking.sqlalchemy_store"]
 

@@ -2,7 +2,8 @@
 
 ``probe.sb3.ppo`` is ``sb3.ppo`` (same Params and presets) whose agent, when
 learning ends, reports ``sys/rss_mb`` (resident now), ``sys/peak_rss_mb`` (the
-process's peak so far) and ``sys/pid`` through the harness callback, so they land
+process's peak so far), ``sys/pid`` and ``sys/cpu_s`` (the process's CPU seconds so
+far) through the harness callback, so they land
 in MLflow like any training metric.  A core hook doing this for every run is
 proposed in bench/README.md.
 """
@@ -26,13 +27,15 @@ def harness_register_algorithms(register):
 
 
 def memory() -> dict[str, float]:
-    """Resident and peak resident set size of this process, in MiB."""
+    """Resident and peak resident set size of this process in MiB, its pid and CPU seconds so far."""
     with open("/proc/self/statm") as statm:
         resident_pages = int(statm.read().split()[1])
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "sys/rss_mb": resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20,
-        "sys/peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "sys/peak_rss_mb": usage.ru_maxrss / 1024,
         "sys/pid": float(os.getpid()),
+        "sys/cpu_s": usage.ru_utime + usage.ru_stime,
     }
 
 

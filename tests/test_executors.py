@@ -74,7 +74,8 @@ name = "CartPole-v1"
 """
 GOOD = ("toy.search/CartPole-v1", "toy.search/CartPole-short")
 #: run -> text expected in the failed run's error.txt
-FAULTS = {"raises/CartPole-v1": "injected failure at step 700", "nan/CartPole-v1": "non-finite training metric loss/nan"}
+FAULTS = {"raises/CartPole-v1": "injected failure at step 700",
+          "nan/CartPole-v1": "non-finite training metric loss/nan"}
 TIMEOUTS = {"slow/CartPole-v1": "timeout: run exceeded 2 s", "hangs/CartPole-v1": "timeout: killed after 2 s"}
 
 
@@ -267,8 +268,9 @@ def test_ray_executor_rejects_impossible_resource_requests(options):
 
 
 def test_ray_fails_a_cuda_run_at_once_when_the_cluster_has_no_gpu(ray_cluster, tmp_path):
-    from harness.worker import Event, RunTask
     from harness_ray.executor import RayExecutor
+
+    from harness.worker import Event, RunTask
 
     task = RunTask({"run_key": "k1", "algorithm": "toy.search", "device": "cuda", "timeout": None},
                    tracking_uri(tmp_path), "0")
