@@ -122,6 +122,11 @@ def test_each_variant_loss_at_ratio_one(module, expected):
     assert float(loss.detach()) == pytest.approx(expected, abs=1e-6)
 
 
+def test_grpo_without_kl_needs_no_reference():
+    loss, metrics = grpo.loss(grpo.Params(kl_coef=0.0), _batch(ref=False))
+    assert float(loss.detach()) == pytest.approx(0.0, abs=1e-6) and float(metrics["loss/kl"]) == 0.0
+
+
 def test_gpg_is_plain_policy_gradient_on_advantages():
     batch = _batch()
     loss, _ = gpg.loss(gpg.Params(valid_group_rescale=False), batch)

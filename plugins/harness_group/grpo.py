@@ -25,7 +25,7 @@ presets = group_presets()
 def loss(p: Params, b: StepBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     ratio = torch.exp(b.logp - b.old_logp)
     surrogate, low, high = clipped_objective(ratio, b.adv, p.clip_eps, p.clip_eps)
-    kl = k3_kl(b.logp, b.ref_logp)
+    kl = k3_kl(b.logp, b.ref_logp) if b.ref_logp is not None else torch.zeros_like(b.logp)  # kl_coef = 0
     policy_loss = aggregate(-surrogate, b.ep, b.n_episodes, "sample")
     kl_term = aggregate(kl, b.ep, b.n_episodes, "sample")
     return policy_loss + p.kl_coef * kl_term, {
