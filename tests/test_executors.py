@@ -235,7 +235,7 @@ def logged_results(result: Result) -> dict[str, dict[str, Any]]:
         run = result.first.runs[label]
         histories = {
             key: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]
-            for key in sorted(run.data.metrics) if not key.startswith("time/")
+            for key in sorted(run.data.metrics) if not key.startswith(("time/", "sys/"))  # wall time and memory differ by machine state
         }
         out[label] = {"params": run.data.params, "run_key": run.data.tags["harness.run_key"], **histories}
     return out
