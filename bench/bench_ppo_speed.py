@@ -5,7 +5,7 @@
 SB3 runs the rl-zoo3 CartPole-v1 preset as a plain SB3 script (DummyVecEnv of
 8 envs, Monitor); native PPO runs through ``make_agent`` on harness training
 envs (``ctx.make_vec_env``), as a harness worker would.  Both use one torch
-thread.  Only ``learn`` is timed, by the wall clock and by this process's CPU
+thread and one BLAS thread.  Only ``learn`` is timed, by the wall clock and by this process's CPU
 time (steady when other processes share the cores); each agent is then
 evaluated deterministically on the harness's evaluation seeds of that run seed.
 """
@@ -25,6 +25,7 @@ from harness.envs import eval_env_seeds
 from harness.params import build_params, preset_overrides
 from harness.seeding import seed_everything
 from harness.testing import make_context
+from harness_algos.onpolicy import single_threaded_blas
 
 ENV = "CartPole-v1"
 # rl-zoo3 hyperparams/ppo.yml, CartPole-v1 (lin_x: x * progress_remaining)
@@ -78,6 +79,34 @@ def run_sb3(seed: int, steps: int, episodes: int) -> Result:
                                                  seed, episodes))
 
 
+class LeanVecEnv:
+    """Same-step autoreset over ``ctx.make_env(i)`` envs, without SyncVectorEnv's per-step info merging.
+
+    Only for ``--lean-vec-env``: a prototype of a possible core ``make_vec_env``,
+    to measure what it would give; the harness itself uses ``SyncVectorEnv``.
+    """
+
+    def __init__(self, envs: list[gym.Env]):
+        self.envs, n = envs, len(envs)
+        self.rewards, self.terminated, self.truncated = np.zeros(n), np.zeros(n, bool), np.zeros(n, bool)
+
+    def reset(self):
+        self.obs = np.stack([env.reset()[0] for env in self.envs])
+        return self.obs.copy(), {}
+
+    def step(self, actions):
+        final = None
+        for i, (env, action) in enumerate(zip(self.envs, actions)):
+            obs, self.rewards[i], self.terminated[i], self.truncated[i], _ = env.step(action)
+            if self.terminated[i] or self.truncated[i]:
+                final = np.empty(len(self.envs), object) if final is None else final
+                final[i] = obs
+                obs, _ = env.reset()
+            self.obs[i] = obs
+        info = {} if final is None else {"final_obs": final}
+        return self.obs.copy(), self.rewards.copy(), self.terminated.copy(), self.truncated.copy(), info
+
+
 def timed(obj: object, name: str, totals: dict[str, float]) -> None:
     """Wrap ``obj.name`` so that the CPU time spent in it accumulates in ``totals[name]``."""
     inner = getattr(obj, name)
@@ -94,12 +123,14 @@ def timed(obj: object, name: str, totals: dict[str, float]) -> None:
 
 
 def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dict,
-               breakdown: bool) -> Result:
+               breakdown: bool, lean_vec_env: bool) -> Result:
     from harness_algos import ppo
 
     params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, ENV), **overrides})
     seed_everything(seed)
     ctx, _ = make_context(ENV, seed)
+    if lean_vec_env:
+        ctx.make_vec_env = lambda n: LeanVecEnv([ctx.make_env(i) for i in range(n)])
     agent = ppo.make_agent(params, ctx)
     totals: dict[str, float] = {}
     if breakdown:
@@ -114,7 +145,7 @@ def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dic
     if breakdown:
         print(f"  native learn(), seed {seed}, CPU time by phase:")
         parts = {
-            "env steps (SyncVectorEnv + harness wrappers + CartPole)": totals["step"],
+            "env steps (vector env + harness wrappers + CartPole)": totals["step"],
             "rollout policy + bookkeeping": totals["collect"] - totals["step"],
             "advantages (GAE)": totals["batch"],
             "update (forward, backward, Adam)": totals["update"],
@@ -136,15 +167,19 @@ def main() -> None:
     parser.add_argument("--skip-sb3", action="store_true")
     parser.add_argument("--skip-native", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="time the phases of native learn()")
+    parser.add_argument("--lean-vec-env", action="store_true",
+                        help="experiment: give native PPO a lean vector env instead of SyncVectorEnv")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    single_threaded_blas()  # what the native agent does anyway; set for both sides alike
 
     missing = Result(np.nan, np.nan, np.nan)
     sb3_runs, native_runs = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         sb3 = missing if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
         native = missing if args.skip_native else run_native(
-            seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown)
+            seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown,
+            args.lean_vec_env)
         sb3_runs.append(sb3)
         native_runs.append(native)
         print(f"seed {seed}: SB3 {sb3.sps:7.0f} steps/s ({sb3.cpu_sps:7.0f} per CPU s) return {sb3.final_return:6.1f}"
