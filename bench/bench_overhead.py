@@ -10,7 +10,11 @@ two commands take turns (A B, B A, ...) so machine load hits them alike.  Report
 * command: wall time of the whole command (interpreter, imports, everything); the
   MLflow store exists already (its one-time creation, ~2.4 CPU-s, is not counted);
 * run: the bare script from model creation to saved model vs the MLflow run's
-  start-to-end time (env + model creation, training, evaluations, logging, artifacts).
+  start-to-end time (env + model creation, training, evaluations, logging, artifacts);
+* train: the learning loop without the evaluations (bare: ``learn`` minus the time in
+  its evaluation callback; harness: budget / ``time/sps``).  The two sides seed their
+  envs differently, so their policies, and with them the cost of evaluating (CartPole
+  episodes last up to 500 steps), differ: ``train`` is the like-for-like figure.
 
 A third side, ``proposed``, is `harness run` with the start-up changes described in
 bench/harness_proposed.py (not yet in the core).
@@ -64,7 +68,8 @@ def run_bare(args: argparse.Namespace) -> dict[str, float]:
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - began
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"command": wall, "run": result["run_seconds"], "evaluations": result["evaluations"]}
+    return {"command": wall, "run": result["run_seconds"], "train": result["train_seconds"],
+            "evaluations": result["evaluations"], "final_return": result["final_return"]}
 
 
 def empty_store(folder: Path) -> Path:
@@ -93,7 +98,10 @@ def run_harness(args: argparse.Namespace, proposed: bool = False) -> dict[str, f
         run = client.search_runs([client.get_experiment_by_name("overhead").experiment_id])[0]
         assert run.info.status == "FINISHED", run.info.status
         evaluations = len(client.get_metric_history(run.info.run_id, "eval/return_mean"))
-    return {"command": wall, "run": (run.info.end_time - run.info.start_time) / 1000, "evaluations": evaluations}
+        sps = [m for m in client.get_metric_history(run.info.run_id, "time/sps") if m.step == args.steps]
+    return {"command": wall, "run": (run.info.end_time - run.info.start_time) / 1000,
+            "train": args.steps / sps[-1].value, "evaluations": evaluations,
+            "final_return": run.data.metrics["eval/return_mean"]}
 
 
 def main() -> None:
@@ -119,7 +127,7 @@ def main() -> None:
             print(f"round {i + 1} {side:>8}: {samples[side][-1]}", flush=True)
     print(f"\nPPO zoo CartPole-v1, {args.steps} steps, eval every {args.every} x {args.episodes} episodes, "
           f"median of {args.rounds}")
-    for metric in ("command", "run"):
+    for metric in ("command", "run", "train"):
         medians = {side: statistics.median(s[metric] for s in runs) for side, runs in samples.items()}
         cells = "  ".join(f"{side} {value:7.1f} s ({value / medians['bare']:.3f}x)" for side, value in medians.items())
         print(f"{metric:>8}: {cells}")

@@ -47,16 +47,21 @@ def evaluate(model: PPO, env: gym.Env, seeds: list[int]) -> float:
 
 
 class PeriodicEval(BaseCallback):
-    def __init__(self, env: gym.Env, seeds: list[int], every: int):
+    def __init__(self, model: PPO, env: gym.Env, seeds: list[int], every: int):
         super().__init__()
-        self.env, self.seeds, self.every = env, seeds, every
-        self.next_eval, self.history = every, []
+        self.model, self.env, self.seeds, self.every = model, env, seeds, every
+        self.next_eval, self.history, self.eval_seconds = every, [], 0.0
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self.next_eval:
-            self.history.append((self.num_timesteps, evaluate(self.model, self.env, self.seeds)))
+            self.run_eval(self.num_timesteps)
             self.next_eval = (self.num_timesteps // self.every + 1) * self.every
         return True
+
+    def run_eval(self, step: int) -> None:
+        began = time.perf_counter()
+        self.history.append((step, evaluate(self.model, self.env, self.seeds)))
+        self.eval_seconds += time.perf_counter() - began
 
 
 def main() -> None:
@@ -76,15 +81,17 @@ def main() -> None:
     model = PPO(ZOO["policy"], env, seed=args.seed, device="cpu", verbose=0, **hyper)
     eval_env = gym.make(ENV)
     seeds = [10_000 + args.seed * 100 + i for i in range(args.eval_episodes)]
-    callback = PeriodicEval(eval_env, seeds, args.eval_every)
-    callback.history.append((0, evaluate(model, eval_env, seeds)))
+    callback = PeriodicEval(model, eval_env, seeds, args.eval_every)
+    callback.run_eval(0)
+    evaluated_before, learn_began = callback.eval_seconds, time.perf_counter()
     model.learn(args.steps, callback=callback)
+    train_seconds = time.perf_counter() - learn_began - (callback.eval_seconds - evaluated_before)
     if callback.history[-1][0] != args.steps:  # like the harness: a final evaluation unless one fell on the budget
-        callback.history.append((args.steps, evaluate(model, eval_env, seeds)))
+        callback.run_eval(args.steps)
     with tempfile.TemporaryDirectory() as tmp:
         model.save(Path(tmp) / "model.zip")
     done = time.perf_counter()
-    print(json.dumps({"import_seconds": start - began, "run_seconds": done - start,
+    print(json.dumps({"import_seconds": start - began, "run_seconds": done - start, "train_seconds": train_seconds,
                       "evaluations": len(callback.history), "final_return": callback.history[-1][1]}))
 
 
