@@ -169,7 +169,7 @@ class Agent:
         if self.obs_rms is not None:
             self.obs_rms.load_state_dict(state["obs_rms"])
 
-    def grad_norm(self, max_norm: float | None) -> torch.Tensor | None:
+    def grad_norm(self, max_norm: float | None) -> float | None:
         """Clip the gradients' global norm when ``max_norm`` is set; return the norm before clipping."""
         if not max_norm:
             return None
