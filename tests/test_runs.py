@@ -142,18 +142,21 @@ def test_four_workers_on_sqlite_lose_no_metric(tmp_path):
 
 def test_resume_after_sigkill_runs_everything_exactly_once(tmp_path):
     suite = toy_suite(tmp_path, name="resume", seeds=6, budget=1500, extra="params = { sleep_per_step = 0.001 }")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(suite), "--workers", "2", "--no-report"],
-                            cwd=tmp_path, env=harness_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     uri = sqlite_uri(tmp_path)
+    Tracker(uri).experiment_id("resume")  # create the store now: polling one being migrated races the CLI
+    log = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(suite), "--workers", "2", "--no-report"],
+                            cwd=tmp_path, env=harness_env(), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.5)
-        if (tmp_path / "mlflow.db").exists() and _count_finished(uri, "resume") >= 1:
+        if _count_finished(uri, "resume") >= 1:
             break
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    log.close()
     before = _count_finished(uri, "resume")
-    assert 1 <= before < 6, "the kill should land mid-suite"
+    assert 1 <= before < 6, "the kill should land mid-suite; first run's output:\n" + (tmp_path / "first.log").read_text()[-3000:]
     time.sleep(2.5)  # orphaned workers notice the driver is gone and exit
     result = run_cli("run", str(suite), "--no-report", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

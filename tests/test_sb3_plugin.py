@@ -205,3 +205,11 @@ def test_callback_returning_false_stops_learning(registry):
     agent = ppo.make_agent(build_params(ppo.Params, params), ctx)
     agent.learn(10_000, lambda step, metrics: step < 100)
     assert 100 <= agent.model.num_timesteps < 200
+
+
+def test_learning_leaves_no_sb3_log_folder(registry, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # where SB3's default logger would write
+    env, params = QUICK["a2c"]
+    ctx, _ = make_context(env, registry=registry)
+    a2c.make_agent(build_params(a2c.Params, params), ctx).learn(32, lambda step, metrics: True)
+    assert not list(tmp_path.glob("SB3-*"))

@@ -19,6 +19,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import (
     ActionNoise,
     NormalActionNoise,
@@ -112,6 +113,8 @@ class SB3Agent:
         self._discrete = isinstance(model.action_space, spaces.Discrete)
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
+        # A logger with no outputs: SB3's default one creates an empty /tmp/SB3-<time> folder per run.
+        self.model.set_logger(Logger(folder=None, output_formats=[]))
         self.model.learn(total_steps, callback=HarnessRelay(callback, self.keys))
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
