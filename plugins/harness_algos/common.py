@@ -128,11 +128,11 @@ class ActorCritic(nn.Module):
     """Separate policy and value nets (no shared body), plus the action head."""
 
     def __init__(self, obs_dim: int, action_space: gym.Space, hidden: Sequence[int],
-                 activation: str = "tanh", init_log_std: float = 0.0):
+                 activation: str = "tanh", init_log_std: float = 0.0, critic_hidden: Sequence[int] | None = None):
         super().__init__()
         self.head = make_head(action_space, init_log_std)
         self.policy = MLP([obs_dim, *hidden, self.head.net_out], activation, out_gain=0.01)
-        self.critic = MLP([obs_dim, *hidden, 1], activation, out_gain=1.0)
+        self.critic = MLP([obs_dim, *(hidden if critic_hidden is None else critic_hidden), 1], activation)
 
     def dist(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head.dist(self.policy(obs))

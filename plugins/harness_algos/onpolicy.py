@@ -37,7 +37,8 @@ from harness_algos.common import (
 class NetParams:
     """Network and observation options every native on-policy agent has."""
 
-    hidden: tuple[int, ...] = param((64, 64), "hidden layer sizes of the policy and of the value net")
+    hidden: tuple[int, ...] = param((64, 64), "hidden layer sizes of the policy net (and of the value net)")
+    critic_hidden: tuple[int, ...] | None = param(None, "hidden layer sizes of the value net (None: as `hidden`)")
     activation: Literal["tanh", "relu"] = param("tanh", "hidden-layer activation")
     init_log_std: float = param(0.0, "initial log std of the Gaussian policy (Box actions)")
     normalize_obs: bool = param(False, "normalise observations by a running mean/std (kept for act())")
@@ -130,7 +131,7 @@ class Agent:
         probe.close()
         self.obs_dim = flat_dim(self.observation_space)
         self.model = ActorCritic(self.obs_dim, self.action_space, params.hidden, params.activation,
-                                 params.init_log_std).to(self.device)
+                                 params.init_log_std, params.critic_hidden).to(self.device)
         self.parameters = list(self.model.parameters())
         self.discrete = isinstance(self.model.head, CategoricalHead)
         self.obs_rms = RunningMeanStd((self.obs_dim,)) if params.normalize_obs else None
