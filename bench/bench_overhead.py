@@ -15,9 +15,6 @@ two commands take turns (A B, B A, ...) so machine load hits them alike.  Report
   its evaluation callback; harness: budget / ``time/sps``).  The two sides seed their
   envs differently, so their policies, and with them the cost of evaluating (CartPole
   episodes last up to 500 steps), differ: ``train`` is the like-for-like figure.
-
-A third side, ``proposed``, is `harness run` with the start-up changes described in
-bench/harness_proposed.py (not yet in the core).
 """
 
 from __future__ import annotations
@@ -81,7 +78,7 @@ def empty_store(folder: Path) -> Path:
     return path
 
 
-def run_harness(args: argparse.Namespace, proposed: bool = False) -> dict[str, float]:
+def run_harness(args: argparse.Namespace) -> dict[str, float]:
     from mlflow.tracking import MlflowClient
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,8 +86,7 @@ def run_harness(args: argparse.Namespace, proposed: bool = False) -> dict[str, f
         suite = Path(tmp) / "overhead.toml"
         suite.write_text(SUITE.format(seed=args.seed, steps=args.steps, every=args.every, episodes=args.episodes))
         uri = f"sqlite:///{tmp}/mlflow.db"
-        entry = [str(HERE / "harness_proposed.py")] if proposed else ["-m", "harness.cli"]
-        command = [sys.executable, *entry, "run", str(suite), "--workers", "1", "--tracking-uri", uri, "--no-report"]
+        command = [sys.executable, "-m", "harness.cli", "run", str(suite), "--workers", "1", "--tracking-uri", uri, "--no-report"]
         began = time.perf_counter()
         subprocess.run(command, capture_output=True, text=True, check=True, cwd=tmp)
         wall = time.perf_counter() - began
@@ -111,14 +107,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10_000, help="evaluate every this many steps")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per evaluation")
     parser.add_argument("--rounds", type=int, default=2, help="measurements per side (alternating)")
-    parser.add_argument("--no-proposed", action="store_true", help="skip bench/harness_proposed.py")
     args = parser.parse_args()
     check_same_hyperparameters()
     scratch = tempfile.TemporaryDirectory()
     args.template = empty_store(Path(scratch.name))
-    sides = {"bare": run_bare, "harness": run_harness, "proposed": lambda a: run_harness(a, proposed=True)}
-    if args.no_proposed:
-        del sides["proposed"]
+    sides = {"bare": run_bare, "harness": run_harness}
     samples: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
     for i in range(args.rounds):
         order = list(sides) if i % 2 == 0 else list(reversed(sides))

@@ -3,8 +3,8 @@
     python bench/bench_startup.py
 
 Second table: what one tiny run (SB3 PPO, 512 steps) costs in a local-executor
-worker (a fork-server child, ``harness.worker.execute``), with today's preload and
-with the two modules proposed for it (see harness_proposed.py).
+worker (a fork-server child, ``harness.worker.execute``), with the fork server's
+preload before and after it took in ``torch._dynamo`` and MLflow's SQL store.
 
 Each step runs in a fresh interpreter (``python -c``), so imports are cold as in a
 real command.  CPU seconds (user + system) are steady on a loaded machine and are

@@ -314,3 +314,16 @@ def test_params_documented_and_presets_valid(algo):
         for env_name in table:
             params = build_params(algo.Params, preset_overrides(algo.presets, preset, env_name))
             assert dataclasses.is_dataclass(params)
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "Acrobot-v1"])
+def test_dqn_zoo_preset_matches_the_sb3_zoo_preset(env):
+    from harness_sb3 import dqn as sb3_dqn
+
+    native = preset_overrides(dqn.presets, "zoo", env)
+    zoo = preset_overrides(sb3_dqn.presets, "zoo", env)
+    assert native["hidden_sizes"] == tuple(zoo["policy_kwargs"]["net_arch"])
+    expected_steps = zoo["train_freq"] if zoo["gradient_steps"] == -1 else zoo["gradient_steps"]  # one env
+    assert native["gradient_steps"] == expected_steps
+    shared = set(native) - {"hidden_sizes", "gradient_steps"}
+    assert {key: native[key] for key in shared} == {key: zoo[key] for key in shared}

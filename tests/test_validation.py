@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.cli import main
@@ -74,3 +76,8 @@ def test_good_suite_validates(tmp_path):
     result = run_cli("validate", str(path), cwd=tmp_path, env=harness_env())
     assert result.returncode == 0, result.stderr
     assert "2 runs" in result.stdout
+
+
+@pytest.mark.parametrize("suite", sorted(p.name for p in (Path(__file__).parents[1] / "suites").glob("*.toml")))
+def test_every_shipped_suite_validates(suite, capsys):
+    assert main(["validate", str(Path(__file__).parents[1] / "suites" / suite)]) == 0, capsys.readouterr().err

@@ -48,11 +48,21 @@ class Params:
     n_envs: int = field(default=1, metadata={"doc": "Training environments stepped together."})
 
 
-#: CartPole / Acrobot values from rl-baselines3-zoo hyperparams/dqn.yml (both "tuned" there).
-_ZOO_CLASSIC = {"learning_rate": 2.5e-4, "batch_size": 512, "buffer_size": 100_000, "learning_starts": 0, "gamma": 0.99,
-                    "target_update_interval": 5000, "train_freq": 16, "gradient_steps": 4,
-                    "exploration_fraction": 0.06, "exploration_final_eps": 0.11}
-presets = {"default": {"*": {}, "CartPole-v1": _ZOO_CLASSIC, "Acrobot-v1": _ZOO_CLASSIC}}
+#: Hand-picked CartPole / Acrobot values of the ``default`` preset (not rl-baselines3-zoo's).
+_CLASSIC = {"learning_rate": 2.5e-4, "batch_size": 512, "buffer_size": 100_000, "learning_starts": 0, "gamma": 0.99,
+            "target_update_interval": 5000, "train_freq": 16, "gradient_steps": 4,
+            "exploration_fraction": 0.06, "exploration_final_eps": 0.11}
+#: rl-baselines3-zoo hyperparams/dqn.yml (rl-zoo3 2.9.2), as in harness_sb3's sb3.dqn ``zoo`` preset;
+#: SB3's ``gradient_steps = -1`` (one per env step collected) is ``train_freq`` here with one env.
+_ZOO = {
+    "CartPole-v1": {"learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100_000, "learning_starts": 1000,
+                    "gamma": 0.99, "target_update_interval": 10, "train_freq": 256, "gradient_steps": 128,
+                    "exploration_fraction": 0.16, "exploration_final_eps": 0.04, "hidden_sizes": (256, 256)},
+    "Acrobot-v1": {"learning_rate": 6.3e-4, "batch_size": 128, "buffer_size": 50_000, "learning_starts": 0,
+                   "gamma": 0.99, "target_update_interval": 250, "train_freq": 4, "gradient_steps": 4,
+                   "exploration_fraction": 0.12, "exploration_final_eps": 0.1, "hidden_sizes": (256, 256)},
+}
+presets = {"default": {"*": {}, "CartPole-v1": _CLASSIC, "Acrobot-v1": _CLASSIC}, "zoo": _ZOO}
 
 
 def td_target(rewards: torch.Tensor, terminated: torch.Tensor, gamma: float,
