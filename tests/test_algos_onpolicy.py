@@ -373,3 +373,11 @@ def test_save_and_load_round_trip_keeps_normaliser(tmp_path: Path):
     assert reloaded.env_steps == agent.env_steps == 64
     for p, q in zip(agent.model.parameters(), reloaded.model.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_critic_hidden_sizes_the_value_net_alone():
+    model = ActorCritic(4, spaces.Discrete(2), hidden=(64, 64), critic_hidden=(32,))
+    assert [layer.out_features for layer in model.policy.layers] == [64, 64, 2]
+    assert [layer.out_features for layer in model.critic.layers] == [32, 1]
+    same = ActorCritic(4, spaces.Discrete(2), hidden=(16,))
+    assert [layer.out_features for layer in same.critic.layers] == [16, 1]
