@@ -19,13 +19,12 @@ from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 from harness.envs import eval_env_seeds
 from harness.params import build_params, preset_overrides
 from harness.seeding import seed_everything
 from harness.testing import make_context
-from harness_algos.onpolicy import single_threaded_blas
+from harness.worker import single_threaded
 
 ENV = "CartPole-v1"
 # rl-zoo3 hyperparams/ppo.yml, CartPole-v1 (lin_x: x * progress_remaining)
@@ -170,8 +169,7 @@ def main() -> None:
     parser.add_argument("--lean-vec-env", action="store_true",
                         help="experiment: give native PPO a lean vector env instead of SyncVectorEnv")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    single_threaded_blas()  # what the native agent does anyway; set for both sides alike
+    single_threaded()  # one torch and one BLAS thread, as in a harness worker; for both sides alike
 
     missing = Result(np.nan, np.nan, np.nan)
     sb3_runs, native_runs = [], []

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from mlflow.tracking import MlflowClient
+from threadpoolctl import threadpool_info
 
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import evaluate
@@ -18,6 +20,7 @@ from harness.registry import default_registry
 from harness.runner import run_suite
 from harness.testing import make_context
 from harness.tracking import Tracker
+from harness.worker import single_threaded
 from tests.conftest import harness_env, run_cli, toy_suite
 
 
@@ -183,3 +186,10 @@ def test_summary_table_reports_mean_and_iqm(tmp_path):
     curves = eval_curves(sqlite_uri(tmp_path), "toy")
     finals = [c[-1][1] for c in curves.values()]
     assert f"{np.mean(finals):.2f}" in result.stdout
+
+
+def test_worker_runs_torch_and_numpy_blas_on_one_thread():
+    single_threaded()
+    assert torch.get_num_threads() == 1
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)

@@ -186,7 +186,6 @@ class VecAgent(Agent):
         """Create the training envs and the rollout buffer on first use."""
         if getattr(self, "envs", None) is not None:
             return
-        single_threaded_blas()
         p = self.params
         self.envs = self.ctx.make_vec_env(p.n_envs)
         self.obs = self.envs.reset()[0]
@@ -233,20 +232,6 @@ class VecAgent(Agent):
         rows = r.obs.shape[0] * r.obs.shape[1]
         arrays = (r.obs, r.actions, r.logp, r.values, advantages, returns)
         return Batch(*(self.tensor(a.reshape(rows, *a.shape[2:])) for a in arrays))
-
-
-def single_threaded_blas() -> None:
-    """Keep numpy's BLAS on one thread, as the harness keeps torch (one thread per worker).
-
-    The rollout actor's matmuls reach OpenBLAS's threading threshold at a few
-    hundred rows; with the cores busy, a threaded 512x64 matmul took 1.3 ms
-    instead of 0.08 ms here.  ``threadpoolctl`` comes with mlflow's scikit-learn.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(1, user_api="blas")
 
 
 def minibatches(data: Batch, size: int, epochs: int) -> Iterator[Batch]:
