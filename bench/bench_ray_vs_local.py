@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--cluster", action="store_true", help="Ray side connects to a running local cluster")
     args = parser.parse_args()
+    args.runs = args.runs or 2 * args.workers
     ray_cli = str(Path(sys.executable).parent / "ray")
     options = {"local": [], "ray": []}
     if args.cluster:
@@ -55,7 +56,7 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, options: dict[str, list[str]]) -> dict[str, list[SuiteTiming]]:
-    runs = args.runs or 2 * args.workers
+    runs = args.runs
     text = SUITE.format(runs=runs, steps=args.steps, algorithm=args.algorithm, preset=args.preset)
     print(f"before: {load_note()}", flush=True)
     timings: dict[str, list[SuiteTiming]] = {name: [] for name in EXECUTORS}
@@ -75,7 +76,7 @@ def measure(args: argparse.Namespace, options: dict[str, list[str]]) -> dict[str
 
 
 def report(args: argparse.Namespace, timings: dict[str, list[SuiteTiming]]) -> None:
-    runs = args.runs or 2 * args.workers
+    runs = args.runs
     same = final_returns(timings["local"][0]) == final_returns(timings["ray"][0])
     print(f"\n{runs} x {args.algorithm} ({args.preset}) CartPole-v1, {args.steps} steps each, {args.workers} workers, "
           f"median of {args.rounds}, Ray {'cluster' if args.cluster else 'started by harness'}; identical final returns: {same}")

@@ -54,7 +54,7 @@ ZOO = {
                            ent_coef=0.01),
 }
 
-# Tuned here for throughput at zoo-level returns on CartPole (bench/bench_ppo_speed.py, bench/README-ppo.md):
+# Tuned here for throughput at zoo-level returns on CartPole (bench/bench_ppo_speed.py, bench/README.md):
 # many small rollouts of many envs, 3 full-batch epochs (585 gradient steps per 100k env steps against the
 # zoo's 7,800), a higher annealed learning rate, gamma 0.99, observation normalisation + reward scaling.
 FAST = {
