@@ -9,6 +9,7 @@ import argparse
 import json
 import signal
 import sys
+import tomllib
 from pathlib import Path
 
 EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -111,16 +112,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    if args.executor in (None, "local"):
-        from harness.executors.local import start_fork_server
-
-        start_fork_server()
+    options = {"address": args.address} if args.address else {}
+    _prestart_executor(args, options)
     from harness.runner import run_suite
     from harness.summary import summarize, summary_table
     from harness.tracking import Tracker
 
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops a suite as cleanly as Ctrl-C
-    options = {"address": args.address} if args.address else {}
     outcome = run_suite(args.suite, tracking_uri=args.tracking_uri, workers=args.workers,
                         executor=args.executor, executor_options=options)
     console = Console(soft_wrap=True, highlight=False)
@@ -141,6 +139,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print("Interrupted: rerun the same command to resume (finished runs are kept).")
         return EXIT_INTERRUPTED
     return EXIT_FAILED_RUNS if failed else 0
+
+
+def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
+    """Let the executor start its workers now, so their start-up overlaps validating the suite.
+
+    The executor and worker count are read from the raw TOML; anything wrong there is left
+    for validation to report properly.
+    """
+    from harness.registry import PluginError, default_registry
+
+    try:
+        raw = tomllib.loads(Path(args.suite).read_text())
+        name = args.executor or raw.get("executor", "local")
+        executor_class = default_registry().get("executor", str(name)).load()
+    except (OSError, ValueError, ImportError, PluginError):  # validation names the problem properly
+        return
+    workers = args.workers or raw.get("workers")
+    prestart = getattr(executor_class, "prestart", None)
+    if prestart is not None:
+        prestart(workers if isinstance(workers, int) and workers > 0 else None, **options)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -284,3 +284,58 @@ def test_ray_plugin_registers_without_importing_ray():
     code = ("import sys; from harness.registry import default_registry; "
             "assert default_registry().has('executor', 'ray'); assert 'ray' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_ray_prestart_warms_the_workers_that_runs_then_use(ray_cluster, monkeypatch):
+    import ray
+    from harness_ray import executor as ray_executor
+
+    monkeypatch.setenv("HARNESS_PROBE", "1")  # forwarded: runs need workers with this environment
+    ray_executor.RayExecutor.prestart(2)
+    warmed = set(ray.get(list(ray_executor._warm_ups), timeout=120))
+    assert len(warmed) == 2
+
+    def probe() -> tuple[int, bool]:
+        from harness.executors.local import PRELOAD
+
+        return os.getpid(), all(module in sys.modules for module in PRELOAD)
+
+    options = ray_executor.RayExecutor()._runtime_env()
+    seen = ray.get([ray.remote(max_retries=0)(probe).options(num_cpus=1, **options).remote() for _ in range(4)])
+    assert {pid for pid, _ in seen} <= warmed  # later tasks with the runs' options land on the warmed workers
+    assert all(preloaded for _, preloaded in seen)
+
+
+@pytest.mark.parametrize(("suite_text", "cli", "expected"), [
+    ("", [], ("LocalExecutor", None)),
+    ("workers = 3\n", [], ("LocalExecutor", 3)),
+    ('executor = "ray"\nworkers = 3\n', ["--workers", "2"], ("RayExecutor", 2)),
+    ("", ["--executor", "ray", "--address", "auto"], ("RayExecutor", None, {"address": "auto"})),
+    ("workers = [", [], None),  # unreadable: left for validation to report
+])
+def test_harness_run_prestarts_the_chosen_executor(tmp_path, monkeypatch, suite_text, cli, expected):
+    from harness_ray.executor import RayExecutor
+
+    from harness.cli import _prestart_executor, build_parser
+    from harness.executors.local import LocalExecutor
+
+    calls = []
+    for cls in (LocalExecutor, RayExecutor):
+        monkeypatch.setattr(cls, "prestart", classmethod(
+            lambda c, workers, **options: calls.append((c.__name__, workers, options) if options else (c.__name__, workers))))
+    suite = tmp_path / "suite.toml"
+    suite.write_text(suite_text)
+    args = build_parser().parse_args(["run", str(suite), *cli])
+    _prestart_executor(args, {"address": args.address} if args.address else {})
+    assert calls == ([expected] if expected else [])
+
+
+def test_ray_executor_without_ray_installed_is_a_one_line_error(tmp_path):
+    suite = write_suite(tmp_path, SUITE)
+    code = ("import sys; sys.modules['ray'] = None; from harness.cli import main; "
+            "sys.exit(main(['run', sys.argv[1], '--executor', 'ray', '--tracking-uri', sys.argv[2]]))")
+    done = subprocess.run([sys.executable, "-c", code, str(suite), tracking_uri(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == ["error: the ray executor needs Ray: pip install 'harness[ray]' (or pip install ray)"]
+    assert not (tmp_path / "mlflow.db").exists()

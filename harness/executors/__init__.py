@@ -8,7 +8,10 @@ Contract (shared by the local and Ray executors, tested by one suite):
   its worker process dies or overruns its timeout (the executor sends
   ``failed`` itself then, with ``run_id`` if the worker had reported one);
 * ``KeyboardInterrupt`` stops all workers and propagates after a ``failed``
-  event with message ``interrupted`` for each unfinished task.
+  event with message ``interrupted`` for each unfinished task;
+* optionally, a classmethod ``prestart(workers, **options)`` that ``harness run``
+  calls before it validates the suite, to begin slow start-up work (starting
+  worker processes, their imports) while the driver is busy.
 """
 
 from __future__ import annotations

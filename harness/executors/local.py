@@ -71,6 +71,10 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None):
         self.workers = workers or os.cpu_count() or 1
 
+    @classmethod
+    def prestart(cls, workers: int | None = None, **options: object) -> None:
+        start_fork_server()
+
     def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
         context = mp.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)

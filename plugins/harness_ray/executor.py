@@ -83,36 +83,92 @@ class RayExecutor:
             raise ValueError(f"runs_per_worker must be at least 1 (got {runs_per_worker})")
         self.runs_per_worker = runs_per_worker
 
-    def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
-        import ray
+    @classmethod
+    def prestart(cls, workers: int | None = None, **options: Any) -> None:
+        """Start (or join) Ray and warm one worker per slot now, while the driver still validates the suite.
 
-        started_here = self._connect(ray)
+        The warm-up tasks import what every run imports (torch, SB3, MLflow's SQL store:
+        ~2.3 CPU-s per process), so the first runs start as warm as the local
+        executor's forks.  ``run`` then finds Ray up and reuses those workers.
+        """
+        ray = import_ray()
+        executor = cls(workers, **options)
+        executor._connect(ray)
+        slots = workers or int(ray.cluster_resources().get("CPU", 1) // executor.cpus_per_run) or 1
+        warm = ray.remote(max_retries=0)(warm_up).options(num_cpus=executor.cpus_per_run, **executor._runtime_env())
+        _warm_ups.extend(warm.remote() for _ in range(slots))
+
+    def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
+        ray = import_ray()
+        self._connect(ray)
         mailbox = ray.remote(num_cpus=0)(Mailbox).remote()
         try:
             placement = Placement(self.cpus_per_run, self.gpus_per_run, ray.cluster_resources().get("GPU", 0.0))
             _Session(ray, mailbox, self._remote(ray), placement, on_event).run(tasks, self.workers)
         finally:
             _quietly(lambda: ray.kill(mailbox))  # never mask the KeyboardInterrupt being re-raised
-            if started_here:
-                _quietly(ray.shutdown)
+            _warm_ups.clear()
+            if _connected_here:
+                _quietly(_shutdown)
 
-    def _connect(self, ray: Any) -> bool:
-        """Join ``address`` or start a private local Ray; False if Ray was already up."""
+    def _connect(self, ray: Any) -> None:
+        """Join ``address`` or start a private local Ray, unless this process is connected already."""
+        global _connected_here
         if ray.is_initialized():
-            return False
+            return
         if self.address:
             ray.init(address=self.address, log_to_driver=False)
         else:
             cores = math.ceil(self.workers * self.cpus_per_run) if self.workers else os.cpu_count()
             ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False)
-        return True
+        _connected_here = True
+
+    def _runtime_env(self) -> dict[str, Any]:
+        """Driver environment variables the workers need; the same for every task, so workers are shared."""
+        env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+        return {"runtime_env": {"env_vars": env}} if env else {}
 
     def _remote(self, ray: Any) -> Any:
         """The Ray task, never retried (a retry would log a second MLflow run)."""
         remote = ray.remote(max_retries=0, max_calls=self.runs_per_worker or 0)(run_in_worker)
-        env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
-        return lambda task, mailbox, resources: remote.options(
-            **resources, **({"runtime_env": {"env_vars": env}} if env else {})).remote(task, mailbox)
+        runtime_env = self._runtime_env()
+        return lambda task, mailbox, resources: remote.options(**resources, **runtime_env).remote(task, mailbox)
+
+
+#: Whether this process connected to Ray itself (``run`` then disconnects, stopping a Ray it started).
+_connected_here = False
+#: Warm-up tasks in flight (kept referenced until the run that follows them).
+_warm_ups: list[Any] = []
+
+
+def import_ray() -> Any:
+    """The ray module, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        from harness.registry import PluginError
+
+        raise PluginError("the ray executor needs Ray: pip install 'harness[ray]' (or pip install ray)") from None
+    return ray
+
+
+def warm_up() -> int:
+    """Body of a warm-up task: the imports every run needs, done before the first run arrives; its pid."""
+    import importlib
+
+    from harness.executors.local import PRELOAD
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    return os.getpid()
+
+
+def _shutdown() -> None:
+    global _connected_here
+    import ray
+
+    ray.shutdown()
+    _connected_here = False
 
 
 class _Session:
