@@ -59,7 +59,7 @@ def through_adapter(algo, module, params, env_name: str, steps: int, registry: R
     ctx, _ = make_context(env_name, registry=registry)
     if not wrapped:
         ctx.make_env = lambda i: gym.make(env_name)
-    agent = adapter.make_agent(algo, params, ctx, module.KEYS)
+    agent = adapter.make_agent(module.ALGORITHM, params, ctx, module.LOSS_KEY)
     callback = monitor_like_callback()
     began = time.process_time()
     agent.learn(steps, callback)
@@ -78,7 +78,7 @@ def relay_cost(algo, module, params, env_name: str) -> tuple[float, float]:
     """(SB3 default callback, harness relay) CPU seconds per vector step."""
     env = DummyVecEnv([lambda: gym.make(env_name) for _ in range(params.n_envs)])
     model = algo(params.policy, env, device="cpu", verbose=0, **adapter.constructor_kwargs(params, env))
-    default, relay = ConvertCallback(None), adapter.HarnessRelay(monitor_like_callback(), module.KEYS)
+    default, relay = ConvertCallback(None), adapter.HarnessRelay(monitor_like_callback(), adapter.metric_keys(module.LOSS_KEY))
     default.init_callback(model)
     relay.init_callback(model)
     return per_call_seconds(default), per_call_seconds(relay)
@@ -93,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     module = importlib.import_module(f"harness_sb3.{args.algo}")
-    algo = getattr(module, args.algo.upper())
+    algo = adapter.sb3_class(module.ALGORITHM)
     params = build_params(module.Params, preset_overrides(module.presets, "zoo", args.env))
     registry = Registry(make_plugin_manager(load_entrypoints=False, modules=["harness_sb3"]))
     times: dict[str, list[float]] = {"bare": [], "adapter": [], "harness": []}

@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,13 +71,23 @@ def test_params_are_documented_and_default_to_sb3(registry, name):
     assert module is MODULES[name]
     assert all(field_docs(module.Params).values())
     defaults = dataclasses.asdict(module.Params())
-    sb3_class = getattr(module, name.upper())
+    sb3_class = adapter.sb3_class(module.ALGORITHM)
+    assert sb3_class.__name__ == name.upper()
     signature = inspect.signature(sb3_class.__init__).parameters
     for key, value in defaults.items():
         if key in ("policy_kwargs", *adapter.HARNESS_FIELDS):
             continue
         assert signature[key].default == value, f"{name}.{key}: {value!r} != SB3 {signature[key].default!r}"
     assert defaults["policy_kwargs"] == {} and signature["policy_kwargs"].default is None
+
+
+def test_validating_an_sb3_suite_imports_neither_torch_nor_sb3():
+    code = ("import sys; from harness.registry import default_registry; from harness.suite import load_suite; "
+            "load_suite(sys.argv[1], default_registry()); "
+            "print(sorted(m for m in ('torch', 'stable_baselines3', 'sb3_contrib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parents[1] / "suites" / "smoke.toml")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_bad_values_are_refused():

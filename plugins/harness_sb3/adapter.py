@@ -28,7 +28,7 @@ from stable_baselines3.common.noise import (
 from stable_baselines3.common.utils import LinearSchedule, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-from harness.api import RunContext, StepCallback
+from harness.api import RunContext, StepCallback, load_object
 from harness_sb3.params import HARNESS_FIELDS, SCHEDULE, activation_name
 
 MODEL_FILE = "model.zip"
@@ -187,20 +187,24 @@ def constructor_kwargs(params: Any, env: VecEnv) -> dict[str, Any]:
     return kwargs
 
 
-def make_agent(algorithm: type[BaseAlgorithm], params: Any, ctx: RunContext, keys: Mapping[str, str]) -> SB3Agent:
-    """A fresh model; seeded through SB3's global seeding, never ``seed=`` (the harness seeds env resets)."""
+def make_agent(algorithm: str, params: Any, ctx: RunContext, loss_key: str | None) -> SB3Agent:
+    """A fresh model of ``algorithm`` (``"package:Class"``); seeded through SB3's global seeding,
+    never ``seed=`` (the harness seeds env resets)."""
     set_random_seed(ctx.seed)
     env = make_vec_env(params, ctx)
-    model = algorithm(params.policy, env, device=ctx.device, verbose=0, **constructor_kwargs(params, env))
-    return SB3Agent(model, keys)
+    model = sb3_class(algorithm)(params.policy, env, device=ctx.device, verbose=0, **constructor_kwargs(params, env))
+    return SB3Agent(model, metric_keys(loss_key))
 
 
-def load_agent(
-    algorithm: type[BaseAlgorithm], params: Any, ctx: RunContext, path: Path, keys: Mapping[str, str]
-) -> SB3Agent:
+def load_agent(algorithm: str, params: Any, ctx: RunContext, path: Path, loss_key: str | None) -> SB3Agent:
     """Reload what ``SB3Agent.save`` wrote into ``path`` (ready to act or to keep learning)."""
     path = Path(path)
     set_random_seed(ctx.seed)
     env = make_vec_env(params, ctx, normalizer_path=path / NORMALIZE_FILE)
-    model = algorithm.load(path / MODEL_FILE, env=env, device=ctx.device)
-    return SB3Agent(model, keys)
+    model = sb3_class(algorithm).load(path / MODEL_FILE, env=env, device=ctx.device)
+    return SB3Agent(model, metric_keys(loss_key))
+
+
+def sb3_class(algorithm: str) -> type[BaseAlgorithm]:
+    """The SB3 algorithm class named ``"package:Class"``."""
+    return load_object(algorithm)

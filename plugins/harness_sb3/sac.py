@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from stable_baselines3 import SAC
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.api import RunContext
-from harness_sb3 import adapter
 from harness_sb3.params import SB3Params, doc, load_presets, param
 
+if TYPE_CHECKING:
+    from harness_sb3.adapter import SB3Agent
+
 presets, zoo_budgets = load_presets("sac")
-KEYS = adapter.metric_keys()
+#: The SB3 class, imported only when an agent is built: validating a suite needs no torch/SB3.
+ALGORITHM = "stable_baselines3:SAC"
+LOSS_KEY = None
 
 
 @dataclass
@@ -42,9 +44,13 @@ class Params(SB3Params):
     policy_kwargs: dict[str, Any] = field(default_factory=dict, metadata=doc("policy_kwargs"))
 
 
-def make_agent(params: Params, ctx: RunContext) -> adapter.SB3Agent:
-    return adapter.make_agent(SAC, params, ctx, KEYS)
+def make_agent(params: Params, ctx: RunContext) -> SB3Agent:
+    from harness_sb3 import adapter
+
+    return adapter.make_agent(ALGORITHM, params, ctx, LOSS_KEY)
 
 
-def load_agent(params: Params, ctx: RunContext, path: Path) -> adapter.SB3Agent:
-    return adapter.load_agent(SAC, params, ctx, path, KEYS)
+def load_agent(params: Params, ctx: RunContext, path: Path) -> SB3Agent:
+    from harness_sb3 import adapter
+
+    return adapter.load_agent(ALGORITHM, params, ctx, path, LOSS_KEY)
