@@ -88,8 +88,9 @@ class RayExecutor:
         """Start (or join) Ray and warm one worker per slot now, while the driver still validates the suite.
 
         The warm-up tasks import what every run imports (torch, SB3, MLflow's SQL store:
-        ~2.3 CPU-s per process), so the first runs start as warm as the local
-        executor's forks.  ``run`` then finds Ray up and reuses those workers.
+        several CPU-seconds per process), so the first runs start as warm as the local
+        executor's forks.  ``run`` then finds Ray up and reuses those workers.  If the
+        suite then fails validation, Ray stops when this process exits.
         """
         ray = import_ray()
         executor = cls(workers, **options)
