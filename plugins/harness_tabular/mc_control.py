@@ -113,8 +113,8 @@ class MonteCarloAgent(TabularAgent):
     def start_episode(self) -> tuple[int, int | None]:
         """Reset the env; with exploring starts, move it to a random state and pick a random first action."""
         state = int(self.env.reset()[0])
-        if self.rng.random() >= self.params.exploring_starts:
-            return state, None
+        if not self.params.exploring_starts or self.rng.random() >= self.params.exploring_starts:
+            return state, None  # (no draw at all without exploring starts: the same stream as before)
         if not hasattr(self.env.unwrapped, "s"):
             raise ValueError(
                 f"mc_control with exploring_starts > 0 needs an env whose state can be set through "
