@@ -23,14 +23,6 @@ PRELOAD = ["harness.worker", "torch", "torch._dynamo", "gymnasium", "mlflow",
            "mlflow.store.tracking.sqlalchemy_store", "stable_baselines3"]
 
 
-def start_fork_server() -> None:
-    """Start the fork server now, so its imports overlap the driver's own start-up."""
-    import multiprocessing.forkserver
-
-    mp.set_forkserver_preload(PRELOAD)
-    multiprocessing.forkserver.ensure_running()
-
-
 @hookimpl
 def harness_register_executors(register):
     register(ExecutorSpec("local", "harness.executors.local:LocalExecutor", "process pool on this machine"))
@@ -73,7 +65,11 @@ class LocalExecutor:
 
     @classmethod
     def prestart(cls, workers: int | None = None, **options: object) -> None:
-        start_fork_server()
+        """Start the fork server now, so its imports overlap the driver's own start-up."""
+        import multiprocessing.forkserver
+
+        mp.set_forkserver_preload(PRELOAD)
+        multiprocessing.forkserver.ensure_running()
 
     def run(self, tasks: Sequence[RunTask], on_event: Callable[[Event], None]) -> None:
         context = mp.get_context("forkserver")

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from harness.api import RunContext
-from harness_sb3.params import SB3Params, doc, load_presets, param
-
-if TYPE_CHECKING:
-    from harness_sb3.adapter import SB3Agent
+from harness_sb3.params import SB3Params, agent_functions, doc, load_presets, param
 
 presets, zoo_budgets = load_presets("ddpg")
 #: The SB3 class, imported only when an agent is built: validating a suite needs no torch/SB3.
@@ -38,13 +33,4 @@ class Params(SB3Params):
     policy_kwargs: dict[str, Any] = field(default_factory=dict, metadata=doc("policy_kwargs"))
 
 
-def make_agent(params: Params, ctx: RunContext) -> SB3Agent:
-    from harness_sb3 import adapter
-
-    return adapter.make_agent(ALGORITHM, params, ctx, LOSS_KEY)
-
-
-def load_agent(params: Params, ctx: RunContext, path: Path) -> SB3Agent:
-    from harness_sb3 import adapter
-
-    return adapter.load_agent(ALGORITHM, params, ctx, path, LOSS_KEY)
+make_agent, load_agent = agent_functions(ALGORITHM, LOSS_KEY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import field, fields
 from importlib import resources
 from typing import Any
@@ -117,3 +118,22 @@ def load_presets(algorithm: str) -> tuple[dict[str, dict[str, dict[str, Any]]], 
     zoo = tomllib.loads(text)["zoo"]
     budgets = {env: int(values.pop("n_timesteps")) for env, values in zoo.items()}
     return {"default": {"*": {}}, "zoo": zoo}, budgets
+
+
+def agent_functions(algorithm: str, loss_key: str | None) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``make_agent`` and ``load_agent`` for the SB3 class ``algorithm`` (``"package:Class"``).
+
+    SB3 and torch are imported only when one of them is called, so validating a suite stays light.
+    """
+
+    def make_agent(params: Any, ctx: Any) -> Any:
+        from harness_sb3 import adapter
+
+        return adapter.make_agent(algorithm, params, ctx, loss_key)
+
+    def load_agent(params: Any, ctx: Any, path: Any) -> Any:
+        from harness_sb3 import adapter
+
+        return adapter.load_agent(algorithm, params, ctx, path, loss_key)
+
+    return make_agent, load_agent
