@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.api import RunContext
-from harness.envs import eval_env_seeds, make_base_env, resolve_env, train_env_seeds, training_env_factory
+from harness.envs import eval_env_seeds, make_base_env, resolve_env
+from harness.layout import build_context
 from harness.params import build_params
 from harness.registry import Registry, default_registry
 from harness.seeding import resolve_device, seed_everything
@@ -45,9 +45,7 @@ def load_stored_agent(spec: RunSpec, model_dir: Path, registry: Registry) -> Any
     if device.startswith("cuda") and not _cuda_available():
         device = "cpu"
     seed_everything(spec.seed)
-    env_spec = resolve_env(registry, spec.env)
-    make_env = training_env_factory(registry, env_spec, spec.env_kwargs, spec.shapers, spec.seed, lambda _: None)
-    ctx = RunContext(spec.env, spec.seed, device, make_env, env_seeds=lambda n: train_env_seeds(spec.seed, n))
+    ctx = build_context(registry, spec.env, spec.seed, device, spec.env_kwargs, spec.shapers)
     return impl.load_agent(params, ctx, model_dir)
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
+from harness.layout import common_tags, run_tags
 from harness.progress import SuiteProgress
 from harness.registry import Registry, default_registry
 from harness.suite import Suite, load_suite
-from harness.tracking import TAG, Tracker, resolve_tracking_uri, with_retry
+from harness.tracking import Tracker, resolve_tracking_uri, with_retry
 from harness.tasks import Event, RunTask
-from harness.worker import run_tags
 
 
 @dataclass
@@ -99,23 +96,3 @@ def ensure_failed(tracker: Tracker, experiment_id: str, spec, event: Event, tags
     current = with_retry(lambda: tracker.client.get_run(event.run_id)).info.status
     if current == "RUNNING":
         tracker.fail_run(event.run_id, event.message, status)
-
-
-def common_tags(suite: Suite, registry: Registry) -> dict[str, str]:
-    """Provenance carried by every run of this invocation."""
-    versions = {e.provider.distribution: e.provider.version for e in registry.entries()}
-    return {
-        TAG + "version": __version__,
-        TAG + "suite_file": str(suite.path),
-        TAG + "suite_hash": suite.file_hash,
-        TAG + "git_commit": git_commit(suite.path.parent),
-        TAG + "plugin_versions": json.dumps(versions, sort_keys=True),
-    }
-
-
-def git_commit(directory: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.TimeoutExpired):
-        return ""

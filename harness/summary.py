@@ -9,7 +9,8 @@ from rich.table import Table
 from scipy.stats import trim_mean
 
 from harness.suite import Suite
-from harness.tracking import TAG, Tracker
+from harness.layout import RUN_KEY
+from harness.tracking import Tracker
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def summarize(tracker: Tracker, experiment_id: str, suite: Suite) -> list[Row]:
     """Rows in suite order, from what MLflow holds for this suite's run keys."""
     runs = {}
     for run in tracker.runs(experiment_id):
-        key = run.data.tags.get(TAG + "run_key")
+        key = run.data.tags.get(RUN_KEY)
         if key and (key not in runs or run.info.status == "FINISHED"):
             runs[key] = run
     groups: dict[tuple[str, str, str], list] = {}

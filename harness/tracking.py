@@ -1,7 +1,7 @@
 """MLflow: where runs live.  Buffered metric logging, run lookup by run_key.
 
 Layout (see docs/mlflow-layout.md): one experiment per suite, one run per
-RunSpec, tagged ``harness.*``; metrics keyed by environment step.
+RunSpec, tagged ``harness.*`` (names in :mod:`harness.layout`); metrics keyed by environment step.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from harness.layout import ERROR, RUN_KEY
+
 DEFAULT_DB = "mlflow.db"
-TAG = "harness."
 T = TypeVar("T")
 
 
@@ -87,7 +88,7 @@ class Tracker:
     def runs_by_key(self, experiment_id: str) -> dict[str, list[Any]]:
         by_key: dict[str, list[Any]] = {}
         for run in self.runs(experiment_id):
-            key = run.data.tags.get(TAG + "run_key")
+            key = run.data.tags.get(RUN_KEY)
             if key:
                 by_key.setdefault(key, []).append(run)
         return by_key
@@ -103,7 +104,7 @@ class Tracker:
 def fail_run(client: MlflowClient, run_id: str, details: str, summary: str, status: str = "FAILED") -> None:
     """End a run FAILED (or KILLED): ``details`` go to ``error.txt``, ``summary`` to the ``harness.error`` tag."""
     with_retry(lambda: client.log_text(run_id, details, "error.txt"))
-    with_retry(lambda: client.set_tag(run_id, TAG + "error", summary.strip()[:500]))
+    with_retry(lambda: client.set_tag(run_id, ERROR, summary.strip()[:500]))
     with_retry(lambda: client.set_terminated(run_id, status))
 
 

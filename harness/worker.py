@@ -16,16 +16,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.api import RunContext
-from harness.config import Evaluation
-from harness.envs import eval_env_seeds, make_base_env, resolve_env, train_env_seeds, training_env_factory
+from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
-from harness.params import build_params, flatten
+from harness.layout import DEVICE_RESOLVED, build_context, run_params, run_tags
+from harness.params import build_params
 from harness.registry import Registry, default_registry
 from harness.seeding import resolve_device, seed_everything
 from harness.spec import RunSpec
 from harness.tasks import Event, RunTask
-from harness.tracking import TAG, RunLogger, fail_run, with_retry
+from harness.tracking import RunLogger, fail_run, with_retry
 
 
 class RunFailure(Exception):
@@ -155,12 +154,11 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     params = build_params(impl.Params, spec.params)
     env_spec = resolve_env(registry, spec.env)
     device = resolve_device(spec.device, algorithm.prefers_gpu)
-    logger.tags({TAG + "device_resolved": device})
+    logger.tags({DEVICE_RESOLVED: device})
     seed_everything(spec.seed)
 
     episodes: list[dict[str, Any]] = []
-    make_env = training_env_factory(registry, env_spec, spec.env_kwargs, spec.shapers, spec.seed, episodes.append)
-    ctx = RunContext(spec.env, spec.seed, device, make_env, env_seeds=lambda n: train_env_seeds(spec.seed, n))
+    ctx = build_context(registry, spec.env, spec.seed, device, spec.env_kwargs, spec.shapers, episodes.append)
     agent = impl.make_agent(params, ctx)
 
     eval_env = make_base_env(env_spec, spec.env_kwargs)
@@ -200,33 +198,3 @@ def _record_video(agent: Any, env_spec: Any, spec: RunSpec, tmp: Path, client: A
                       deterministic=spec.evaluation["deterministic"])
     env.close()
     with_retry(lambda: client.log_artifact(run_id, str(path), "video"))
-
-
-def run_tags(spec: RunSpec) -> dict[str, str]:
-    """The ``harness.*`` tags every run carries (see docs/mlflow-layout.md)."""
-    return {
-        TAG + "suite": spec.suite,
-        TAG + "run_key": spec.run_key,
-        TAG + "algorithm": spec.algorithm,
-        TAG + "algorithm_label": spec.algorithm_label,
-        TAG + "env": spec.env,
-        TAG + "env_label": spec.env_label,
-        TAG + "shaping": spec.shaping,
-        TAG + "seed": str(spec.seed),
-        TAG + "budget": str(spec.budget),
-        TAG + "baseline": spec.baseline or "",
-        TAG + "baseline_shaping": spec.baseline_shaping or "",
-        TAG + "eval_protocol": Evaluation(**spec.evaluation).describe(),
-        TAG + "device": spec.device,
-    }
-
-
-def run_params(spec: RunSpec) -> dict[str, Any]:
-    params = {"seed": spec.seed, "budget": spec.budget}
-    params.update(flatten(spec.params, "algo."))
-    params.update(flatten(spec.env_kwargs, "env."))
-    for i, step in enumerate(spec.shapers):
-        params[f"shaper.{i}.name"] = step["name"]
-        params.update(flatten(step["params"], f"shaper.{i}."))
-    params.update(flatten(spec.evaluation, "eval."))
-    return params

@@ -187,11 +187,12 @@ def log_report(tracking_uri: str, experiment_id: str, experiment: str, folder: P
     """Log the report folder as artifacts of a new run tagged ``harness.kind=report``."""
     from mlflow.tracking import MlflowClient
 
+    from harness import layout
     from harness.tracking import with_retry
 
     client = MlflowClient(tracking_uri=tracking_uri)
     run = with_retry(lambda: client.create_run(experiment_id, run_name=f"report {experiment}",
-                                               tags={"harness.kind": "report", "harness.suite": experiment}))
+                                               tags={layout.KIND: "report", layout.SUITE: experiment}))
     run_id = run.info.run_id
     with_retry(lambda: client.log_artifacts(run_id, str(folder), "report"))
     with_retry(lambda: client.set_terminated(run_id, "FINISHED"))

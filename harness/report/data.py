@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TAG = "harness."
+from harness import layout
+
 #: MLflow metric key -> column of ``RunData.curves``.
 CURVE_METRICS = {
     "eval/return_mean": "return_mean",
@@ -27,11 +28,7 @@ CURVE_METRICS = {
     "time/sps": "sps",
 }
 #: Tags every run row has (empty string when the run lacks it).
-TAG_COLUMNS = (
-    "suite", "run_key", "algorithm", "algorithm_label", "env", "env_label", "shaping", "seed", "budget",
-    "baseline", "baseline_shaping", "eval_protocol", "device", "device_resolved", "error",
-    "version", "suite_hash", "suite_file", "git_commit", "plugin_versions",
-)
+TAG_COLUMNS = layout.columns()
 RUN_COLUMNS = ("run_id", "status", "start_time", "end_time", "artifact_uri", "video", *TAG_COLUMNS)
 CURVE_COLUMNS = ("run_id", "step", *CURVE_METRICS.values())
 
@@ -104,7 +101,7 @@ def _load_sqlite(uri: str, experiment_id: str) -> tuple[pd.DataFrame, pd.DataFra
     runs = [
         _run_row(run_id, status, start, end, artifact_uri, tags.get(run_id, {}), videos.get(run_id))
         for run_id, status, start, end, artifact_uri in rows["runs"]
-        if tags.get(run_id, {}).get(TAG + "run_key")
+        if tags.get(run_id, {}).get(layout.RUN_KEY)
     ]
     metrics = pd.DataFrame(rows["metrics"], columns=["run_id", "key", "step", "value", "is_nan", "timestamp"])
     metrics.loc[metrics["is_nan"].astype(bool), "value"] = np.nan
@@ -115,9 +112,7 @@ def _run_row(run_id: str, status: str, start: Any, end: Any, artifact_uri: str,
              tags: dict[str, str], video: str | None) -> dict[str, Any]:
     row = {"run_id": run_id, "status": status, "start_time": start, "end_time": end,
            "artifact_uri": artifact_uri or "", "video": str(video).lower() == "true"}
-    for key, value in tags.items():
-        if key.startswith(TAG):
-            row[key[len(TAG):]] = value
+    row.update(layout.strip(tags))
     return row
 
 
@@ -132,7 +127,7 @@ def _load_client(client: Any, experiment_id: str) -> tuple[pd.DataFrame, pd.Data
     rows = [
         _run_row(r.info.run_id, r.info.status, r.info.start_time, r.info.end_time, r.info.artifact_uri,
                  r.data.tags, r.data.params.get("eval.video"))
-        for r in runs if r.data.tags.get(TAG + "run_key")
+        for r in runs if r.data.tags.get(layout.RUN_KEY)
     ]
 
     def history(item: tuple[str, str]) -> list[tuple]:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from mlflow.entities import Metric, Param, RunTag
 
+from harness import layout
+
 
 @dataclass(frozen=True)
 class FakeRun:
@@ -44,10 +46,11 @@ class FakeRun:
 
 
 COMMON_TAGS = {
-    "harness.version": "0.1.0",
-    "harness.suite_hash": "feedc0ffee123456",
-    "harness.git_commit": "0123456789abcdef0123456789abcdef01234567",
-    "harness.plugin_versions": json.dumps({"harness": "0.1.0"}),
+    layout.VERSION: "0.1.0",
+    layout.SUITE_FILE: "suites/synthetic.toml",
+    layout.SUITE_HASH: "feedc0ffee123456",
+    layout.GIT_COMMIT: "0123456789abcdef0123456789abcdef01234567",
+    layout.PLUGIN_VERSIONS: json.dumps({"harness": "0.1.0"}),
 }
 
 
@@ -66,15 +69,15 @@ def curve(run: FakeRun) -> tuple[np.ndarray, np.ndarray]:
 def tags_of(run: FakeRun, suite: str) -> dict[str, str]:
     tags = {
         **COMMON_TAGS,
-        "harness.suite": suite, "harness.run_key": run.key(), "harness.algorithm": run.algorithm_label,
-        "harness.algorithm_label": run.algorithm_label, "harness.env": run.env, "harness.env_label": run.env,
-        "harness.shaping": run.shaping, "harness.seed": str(run.seed), "harness.budget": str(run.budget),
-        "harness.baseline": run.baseline, "harness.baseline_shaping": run.baseline_shaping,
-        "harness.eval_protocol": run.protocol, "harness.device": "auto", "harness.device_resolved": "cpu",
+        layout.SUITE: suite, layout.RUN_KEY: run.key(), layout.ALGORITHM: run.algorithm_label,
+        layout.ALGORITHM_LABEL: run.algorithm_label, layout.ENV: run.env, layout.ENV_LABEL: run.env,
+        layout.SHAPING: run.shaping, layout.SEED: str(run.seed), layout.BUDGET: str(run.budget),
+        layout.BASELINE: run.baseline, layout.BASELINE_SHAPING: run.baseline_shaping,
+        layout.EVAL_PROTOCOL: run.protocol, layout.DEVICE: "auto", layout.DEVICE_RESOLVED: "cpu",
         "mlflow.runName": f"{run.algorithm_label} / {run.env} / seed {run.seed}",
     }
     if run.error:
-        tags["harness.error"] = run.error
+        tags[layout.ERROR] = run.error
     return {**tags, **run.extra_tags}
 
 

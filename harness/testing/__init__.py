@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from harness.api import RunContext
-from harness.envs import eval_env_seeds, make_base_env, resolve_env, train_env_seeds, training_env_factory
+from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
+from harness.layout import build_context
 from harness.params import build_params, preset_overrides
 from harness.registry import Registry, default_registry
 from harness.seeding import seed_everything
@@ -40,9 +41,7 @@ def make_context(env: str, seed: int = 0, shapers: list[dict[str, Any]] | None =
     """A RunContext exactly as a harness worker builds it, and the list its episodes land in."""
     registry = registry or default_registry()
     episodes: list[dict[str, Any]] = []
-    make_env = training_env_factory(registry, resolve_env(registry, env), env_kwargs or {}, shapers or [],
-                                    seed, episodes.append)
-    return RunContext(env, seed, device, make_env, env_seeds=lambda n: train_env_seeds(seed, n)), episodes
+    return build_context(registry, env, seed, device, env_kwargs, shapers, episodes.append), episodes
 
 
 def train(algorithm: str, env: str, steps: int, seed: int = 0, params: dict[str, Any] | None = None,
