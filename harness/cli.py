@@ -80,21 +80,11 @@ def _report_out(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from harness.catalog import plugin_rows, plugin_table
     from harness.registry import default_registry
 
-    entries = default_registry().entries()
-    rows = [
-        {"kind": e.kind, "name": e.name, "distribution": e.provider.distribution,
-         "version": e.provider.version, "plugin": e.provider.plugin, "summary": e.spec.summary}
-        for e in entries
-    ]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    columns = ["kind", "name", "distribution", "version", "summary"]
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns[:-1]]
-    for cells in [dict(zip(columns, columns)), *rows]:
-        print("  ".join(str(cells[c]).ljust(w) for c, w in zip(columns, widths)) + "  " + cells["summary"])
+    rows = plugin_rows(default_registry())
+    print(json.dumps(rows, indent=2) if args.json else plugin_table(rows))
     return 0
 
 

@@ -49,7 +49,7 @@ def run_suite(
 
     todo = plan_runs(tracker, experiment_id, suite, outcome)
     tags = common_tags(suite, registry)
-    tasks = [RunTask(spec.to_dict(), tracker.uri, experiment_id, tags) for spec in todo]
+    tasks = [RunTask(spec.to_dict(), tracker.uri, experiment_id, tags, registry.snapshot()) for spec in todo]
     specs = {spec.run_key: spec for spec in todo}
     progress = SuiteProgress(todo, skipped=outcome.skipped, enabled=show_progress)
 

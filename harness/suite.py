@@ -174,7 +174,11 @@ class _Checker:
             spec = self._lookup(f"{key}.name", "shaper", step.name)
             if spec is None:
                 return None
-            impl = spec.load()
+            try:
+                impl = spec.load()
+            except Exception as error:  # a broken plugin is a user-facing problem, not a crash
+                self.error(f"{key}.name", f"cannot load {spec.impl}: {type(error).__name__}: {error}")
+                return None
             try:
                 overrides = preset_overrides({k: {"*": v} for k, v in impl.presets.items()}, step.preset, "*")
                 params = build_params(impl.Params, {**overrides, **step.params})

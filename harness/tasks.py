@@ -14,6 +14,8 @@ class RunTask:
     tracking_uri: str
     experiment_id: str
     tags: dict[str, str] = field(default_factory=dict)
+    plugins: tuple[Any, ...] = ()
+    """The driver's plugin set (``Registry.snapshot()``): the worker loads exactly these."""
 
     @property
     def run_key(self) -> str:

@@ -20,7 +20,7 @@ from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
 from harness.layout import DEVICE_RESOLVED, build_context, run_params, run_tags
 from harness.params import build_params
-from harness.registry import Registry, default_registry
+from harness.registry import Registry, default_registry, snapshot_registry
 from harness.seeding import resolve_device, seed_everything
 from harness.spec import RunSpec
 from harness.tasks import Event, RunTask
@@ -130,7 +130,7 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
     try:
         logger.params(run_params(spec))
         with_retry(lambda: client.log_dict(run_id, spec.to_dict(), "spec.json"))
-        result = train(spec, logger, client, run_id, report, registry or default_registry())
+        result = train(spec, logger, client, run_id, report, registry or task_registry(task))
         logger.flush()
         with_retry(lambda: client.set_terminated(run_id, "FINISHED"))
         report(Event("finished", spec.run_key, run_id, step=spec.budget, result=result))
@@ -144,6 +144,11 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
             report(Event("failed", spec.run_key, run_id, message="interrupted" if interrupted else summary))
         if interrupted:
             raise
+
+
+def task_registry(task: RunTask) -> Registry:
+    """The driver's plugin set, so packages installed or broken during a suite change nothing."""
+    return snapshot_registry(task.plugins) if task.plugins else default_registry()
 
 
 def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,

@@ -64,9 +64,10 @@ def test_unknown_name_suggests_the_closest(make_registry):
         registry.get("algorithm", "sb3.ppoo")
 
 
-def test_wrong_spec_type_is_rejected(make_registry):
-    with pytest.raises(PluginError, match="expected AlgorithmSpec"):
-        make_registry(plugin("p", [ShaperSpec("s", "x:y")]))
+def test_wrong_spec_type_marks_the_plugin_broken(make_registry):
+    registry = make_registry(plugin("p", [ShaperSpec("s", "x:y")]), plugin("q", [AlgorithmSpec("a", "x:y")]))
+    assert registry.names("algorithm") == ["a"] and registry.names("shaper") == []
+    assert [b.plugin for b in registry.broken] == ["p"] and "expected AlgorithmSpec" in registry.broken[0].error
 
 
 def test_builtins_come_through_entry_points():

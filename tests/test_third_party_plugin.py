@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from harness.tracking import Tracker
-from tests.conftest import ROOT, harness_env, run_cli, write_suite
+from tests.conftest import ROOT, harness_env, pip_install_target, run_cli, write_suite
 
 PLUGIN = ROOT / "tests" / "third_party_plugin"
 
@@ -38,11 +38,7 @@ steps = [{ name = "example.step_bonus", params = { bonus = 0.5 } }]
 def installed(tmp_path_factory):
     """pip-install the example plugin into a private folder; return the env that sees it."""
     site = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(PLUGIN)],
-        check=True, capture_output=True, timeout=300,
-    )
+    pip_install_target(PLUGIN, site)
     env = harness_env(PYTHONPATH=str(site))
     env.pop("HARNESS_PLUGINS")  # found through its entry point alone
     return env
