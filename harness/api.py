@@ -34,8 +34,17 @@ TRUE_REWARD_KEY = "harness/true_reward"
 
 #: Called by an agent while learning: ``callback(env_steps, metrics)``.
 #: ``metrics`` holds training scalars such as ``loss/policy``; it may be empty.
-#: Returns ``False`` when the harness wants training to stop early.
+#: The stopping contract: it returns ``False`` when the harness wants training to stop (timeout,
+#: non-finite metric, failed evaluation); ``learn`` should then return.  If ``learn`` calls it
+#: again anyway, it raises :class:`StopTraining`.
 StepCallback = Callable[[int, Mapping[str, float]], bool]
+
+
+class StopTraining(BaseException):
+    """Raised by the harness's callback when ``learn`` goes on after the callback returned ``False``.
+
+    A ``BaseException``, so that an ``except Exception`` inside ``learn`` does not swallow it.
+    """
 
 SPACE_NAMES = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
 

@@ -102,14 +102,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from harness.registry import default_registry
+    from harness.suite import load_suite
+
+    suite = load_suite(args.suite, default_registry())  # a bad suite is rejected before any executor starts
     options = {"address": args.address} if args.address else {}
     _prestart_executor(args, options)
     from harness.runner import run_suite
-    from harness.summary import summarize, summary_table
+    from harness.summary import failure_lines, summarize, summary_table
     from harness.tracking import Tracker
 
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops a suite as cleanly as Ctrl-C
-    outcome = run_suite(args.suite, tracking_uri=args.tracking_uri, workers=args.workers,
+    outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
                         executor=args.executor, executor_options=options)
     console = Console(soft_wrap=True, highlight=False)
     tracker = Tracker(outcome.tracking_uri)
@@ -117,9 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = len(outcome.failed)
     total = len(outcome.suite.runs)
     console.print(f"{total - failed} of {total} runs finished ({outcome.skipped} from earlier), {failed} failed.")
-    titles = {spec.run_key: spec.title for spec in outcome.suite.runs}
-    for key, message in outcome.failed.items():
-        console.print(f"  failed: {titles[key]}: {message}")
+    for line in failure_lines(tracker, outcome):
+        console.print("  " + line, markup=False)
     if not args.no_report and not outcome.interrupted:
         path = _build_report(outcome.suite.name, outcome.tracking_uri, args.out, outcome.suite)
         console.print(f"Report: {path / 'index.md'} and {path / 'report.html'}")
@@ -132,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
-    """Let the executor start its workers now, so their start-up overlaps validating the suite.
+    """Let the executor start its workers now (after validation), so their start-up overlaps opening the store.
 
     The executor and worker count are read from the raw TOML; anything wrong there is left
     for validation to report properly.

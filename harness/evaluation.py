@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from harness.api import Agent
+from harness.contract import check_action
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ def evaluate(agent: Agent, env: gym.Env, seeds: list[int], deterministic: bool =
         obs, _ = env.reset(seed=seed)
         total, length, done = 0.0, 0, False
         while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=deterministic))
+            action = agent.act(obs, deterministic=deterministic)
+            check_action(action, env.action_space)
+            obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             length += 1
             done = terminated or truncated or length >= MAX_EPISODE_STEPS

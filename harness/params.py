@@ -46,14 +46,23 @@ def build_params(params_class: type, overrides: Mapping[str, Any]) -> Any:
     for key in overrides:
         if key not in names:
             raise ParamsError(key, f"unknown parameter {key!r} (allowed: {', '.join(names)})")
-    defaults = dataclasses.asdict(params_class())
+    missing = [name for name in required_fields(params_class) if name not in overrides]
+    if missing:
+        raise ParamsError(missing[0], f"required parameter (no default in {params_class.__name__}): "
+                                      f"set {missing[0]} in params or in a preset")
     try:
-        return TypeAdapter(params_class).validate_python({**defaults, **overrides})
+        return TypeAdapter(params_class).validate_python(dict(overrides))
     except ValidationError as error:
         first = error.errors()[0]
         if not first["loc"]:  # raised by the dataclass's own __post_init__ check
             raise ParamsError("", str(first.get("ctx", {}).get("error", first["msg"]))) from None
         raise ParamsError(str(first["loc"][0]), f"{first['msg']} (got {first.get('input')!r})") from None
+
+
+def required_fields(params_class: type) -> list[str]:
+    """Fields without a default: a suite (or preset) must set them."""
+    missing = dataclasses.MISSING
+    return [f.name for f in dataclasses.fields(params_class) if f.default is missing and f.default_factory is missing]
 
 
 def params_dict(params: Any) -> dict[str, Any]:

@@ -70,13 +70,13 @@ class SuiteProgress:
         if event.kind == "finished":
             score = (event.result or {}).get("return_mean")
             shown = f"eval return {score:.2f}" if score is not None else "finished"
-            line = f"{count} {title}: {shown}"
+            line = f"{count} {title}: {shown}  run {event.run_id}"
         else:
-            line = f"{count} {title}: FAILED ({event.message})"
-        if self._bar:
-            self._bar.console.print(line)
+            line = f"{count} {title}: FAILED ({event.message})  run {event.run_id}"
+        if self._bar:  # markup=False: labels such as "[bonus]" are text, not rich markup
+            self._bar.console.print(line, markup=False)
         else:
-            self.console.print(line + self._eta())
+            self.console.print(line + self._eta(), markup=False)
 
     def _eta(self) -> str:
         done = sum(self.steps.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ class SuiteOutcome:
     skipped: int = 0
     finished: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+    """run_key -> MLflow run id of this invocation's attempt."""
     interrupted: bool = False
 
 
 def run_suite(
-    path: Path | str,
+    path: Path | str | Suite,
     *,
     tracking_uri: str | None = None,
     workers: int | None = None,
@@ -37,10 +40,11 @@ def run_suite(
 ) -> SuiteOutcome:
     """Run every run of the suite that has not FINISHED yet; failures stay isolated.
 
+    ``path`` is a suite file or an already validated :class:`Suite`.
     Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid.
     """
     registry = registry or default_registry()
-    suite = load_suite(path, registry)
+    suite = path if isinstance(path, Suite) else load_suite(path, registry)
     executor_name = executor or suite.config.executor
     executor_class = registry.get("executor", executor_name).load()
     tracker = Tracker(resolve_tracking_uri(tracking_uri))
@@ -54,12 +58,15 @@ def run_suite(
     progress = SuiteProgress(todo, skipped=outcome.skipped, enabled=show_progress)
 
     def on_event(event: Event) -> None:
+        if event.kind == "failed":
+            event = ensure_failed(tracker, experiment_id, specs[event.run_key], event, tags)
+        if event.run_id:
+            outcome.run_ids[event.run_key] = event.run_id
         progress.update(event)
         if event.kind == "finished":
             outcome.finished.append(event.run_key)
         elif event.kind == "failed":
             outcome.failed[event.run_key] = event.message
-            ensure_failed(tracker, experiment_id, specs[event.run_key], event, tags)
 
     executor_impl = executor_class(workers=workers or suite.config.workers, **(executor_options or {}))
     with progress:
@@ -85,14 +92,15 @@ def plan_runs(tracker: Tracker, experiment_id: str, suite: Suite, outcome: Suite
     return todo
 
 
-def ensure_failed(tracker: Tracker, experiment_id: str, spec, event: Event, tags: dict[str, str]) -> None:
-    """Make sure a failed run is recorded as FAILED/KILLED, even if its worker died first."""
+def ensure_failed(tracker: Tracker, experiment_id: str, spec, event: Event, tags: dict[str, str]) -> Event:
+    """Make sure a failed run is recorded as FAILED/KILLED, even if its worker died first; the event, with its run id."""
     status = "KILLED" if event.message == "interrupted" else "FAILED"
     if event.run_id is None:
         run = with_retry(lambda: tracker.client.create_run(
             experiment_id, tags={**tags, **run_tags(spec)}, run_name=spec.title))
         tracker.fail_run(run.info.run_id, event.message, status)
-        return
+        return dataclasses.replace(event, run_id=run.info.run_id)
     current = with_retry(lambda: tracker.client.get_run(event.run_id)).info.status
     if current == "RUNNING":
         tracker.fail_run(event.run_id, event.message, status)
+    return event

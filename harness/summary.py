@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rich.table import Table
@@ -10,7 +11,7 @@ from scipy.stats import trim_mean
 
 from harness.suite import Suite
 from harness.layout import RUN_KEY
-from harness.tracking import Tracker
+from harness.tracking import Tracker, with_retry
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,17 @@ def summary_table(rows: list[Row]) -> Table:
         cells += [f"{len(r.returns)}/{r.expected}", f"{r.mean:.2f}", f"{r.iqm:.2f}", str(r.failed)]
         table.add_row(*cells)
     return table
+
+
+def failure_lines(tracker: Tracker, outcome: Any) -> list[str]:
+    """One line per failed run of a :class:`~harness.runner.SuiteOutcome`: title, error, run id, traceback file."""
+    titles = {spec.run_key: spec.title for spec in outcome.suite.runs}
+    lines = []
+    for key, message in outcome.failed.items():
+        run_id = outcome.run_ids.get(key)
+        where = ""
+        if run_id:
+            artifacts = with_retry(lambda: tracker.client.get_run(run_id)).info.artifact_uri
+            where = f" (run {run_id}; traceback: {artifacts.rstrip('/')}/error.txt)"
+        lines.append(f"failed: {titles[key]}: {message}{where}")
+    return lines

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.api import StopTraining
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
 from harness.layout import DEVICE_RESOLVED, build_context, run_params, run_tags
@@ -49,19 +50,38 @@ class TrainingMonitor:
         self.start = time.perf_counter()
         self.eval_seconds = 0.0
         self.last_report = 0.0
+        self.failure: Exception | None = None
 
     def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
-        if metrics:
-            self._log_training(step, metrics)
-        if step < self.next_check:
-            return True
+        """The stopping contract: on a failure, return ``False`` once, then raise :class:`StopTraining`."""
+        if self.failure is None:
+            try:
+                if metrics:
+                    self._log_training(step, metrics)
+                if step >= self.next_check:
+                    self._checkpoint(step)
+                return True
+            except Exception as error:  # kept for after learn(): an agent's `except Exception` cannot hide it
+                self.failure = error
+                return False
+        raise StopTraining(f"learn() went on after the harness returned False: {self.failure}")
+
+    def _checkpoint(self, step: int) -> None:
         self._drain_episodes()
         if self.next_eval <= step < self.spec.budget:  # the final evaluation comes after learn()
             self.evaluation(step)
             self.next_eval = (step // self.every + 1) * self.every
         self.next_check = min(step + self.CHECK_EVERY, self.next_eval)
         self._check_time(step)
-        return True
+
+    def learn(self, agent: Any) -> None:
+        """``agent.learn`` under the stopping contract; re-raises what stopped it."""
+        try:
+            agent.learn(self.spec.budget, self)
+        except StopTraining:
+            pass
+        if self.failure is not None:
+            raise self.failure
 
     def _log_training(self, step: int, metrics: Mapping[str, float]) -> None:
         for key, value in metrics.items():
@@ -177,7 +197,7 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
 
     monitor = TrainingMonitor(spec, logger, evaluate_now, episodes, report, run_id)
     monitor.evaluation(0)
-    agent.learn(spec.budget, monitor)
+    monitor.learn(agent)
     final = monitor.evaluation(spec.budget)
     monitor._drain_episodes()
     logger.metric("sys/peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, spec.budget)

@@ -81,3 +81,14 @@ def test_good_suite_validates(tmp_path):
 @pytest.mark.parametrize("suite", sorted(p.name for p in (Path(__file__).parents[1] / "suites").glob("*.toml")))
 def test_every_shipped_suite_validates(suite, capsys):
     assert main(["validate", str(Path(__file__).parents[1] / "suites" / suite)]) == 0, capsys.readouterr().err
+
+
+def test_run_rejects_a_bad_suite_before_starting_the_executor(tmp_path, monkeypatch, capsys):
+    from harness.executors.local import LocalExecutor
+
+    started = []
+    monkeypatch.setattr(LocalExecutor, "prestart", classmethod(lambda cls, *a, **k: started.append(a)))
+    path = write_suite(tmp_path, GOOD.replace('"toy.search"', '"nope"'))
+    assert main(["run", str(path), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]) == 2
+    assert "unknown algorithm 'nope'" in capsys.readouterr().err
+    assert started == [] and not (tmp_path / "mlflow.db").exists()

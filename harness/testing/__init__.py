@@ -5,7 +5,8 @@
         check_algorithm("my.algo", "CartPole-v1", steps=2_000)
 
 It learns briefly, checks that one seed gives identical evaluation returns twice,
-and that save + load_agent reproduces the same actions.
+that every action fits the action space, and (when the algorithm has the optional
+``load_agent``) that save + load_agent reproduces the same actions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.api import RunContext
+from harness.contract import check_action
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
 from harness.layout import build_context
@@ -63,7 +65,8 @@ def train(algorithm: str, env: str, steps: int, seed: int = 0, params: dict[str,
 def check_algorithm(algorithm: str, env: str, steps: int = 2_000, seed: int = 0,
                     params: dict[str, Any] | None = None, registry: Registry | None = None,
                     plays_episodes: bool = True) -> Trained:
-    """Learns, is deterministic under a seed, saves and reloads to the same actions.
+    """Learns, is deterministic under a seed, acts within the action space; if the algorithm has
+    ``load_agent``, saves and reloads to the same actions.
 
     ``plays_episodes=False`` for planners (e.g. dynamic programming) that learn from a model.
     """
@@ -76,13 +79,15 @@ def check_algorithm(algorithm: str, env: str, steps: int = 2_000, seed: int = 0,
     impl = registry.get("algorithm", algorithm).load()
     with tempfile.TemporaryDirectory() as tmp:
         first.agent.save(Path(tmp))
-        reloaded = impl.load_agent(first.params, first.ctx, Path(tmp))
+        reloaded = impl.load_agent(first.params, first.ctx, Path(tmp)) if hasattr(impl, "load_agent") else None
     probe = make_base_env(resolve_env(registry, env), {})
     obs, _ = probe.reset(seed=eval_env_seeds(seed, 1)[0])
     for _ in range(20):
         action = first.agent.act(obs, deterministic=True)
-        np.testing.assert_array_equal(action, reloaded.act(obs, deterministic=True),
-                                      err_msg=f"{algorithm}: reloaded agent acts differently")
+        check_action(action, probe.action_space)
+        if reloaded is not None:
+            np.testing.assert_array_equal(action, reloaded.act(obs, deterministic=True),
+                                          err_msg=f"{algorithm}: reloaded agent acts differently")
         obs, _, terminated, truncated, _ = probe.step(action)
         if terminated or truncated:
             obs, _ = probe.reset()

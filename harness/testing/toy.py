@@ -28,6 +28,9 @@ class Params:
     fail_at_step: int | None = field(default=None, metadata={"doc": "raise RuntimeError at this step"})
     nan_at_step: int | None = field(default=None, metadata={"doc": "report a NaN loss at this step"})
     sleep_per_step: float = field(default=0.0, metadata={"doc": "seconds to sleep each step (timeouts)"})
+    swallow_errors: bool = field(default=False, metadata={
+        "doc": "misbehave: ignore the callback's False and catch every Exception inside learn"})
+    bad_action: bool = field(default=False, metadata={"doc": "misbehave: act() returns an array of shape (3, 2)"})
 
 
 presets = {"default": {"*": {}}, "noisy": {"*": {"noise": 1.0}}}
@@ -41,7 +44,9 @@ class ToyAgent:
         obs_dim = int(np.prod(self.env.observation_space.shape))
         self.weights = np.zeros((self.env.action_space.n, obs_dim))
 
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> int:
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> int | np.ndarray:
+        if self.params.bad_action:
+            return np.zeros((3, 2))
         return int(np.argmax(self.weights @ np.ravel(obs)))
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
@@ -53,10 +58,14 @@ class ToyAgent:
             while not done and step < total_steps:
                 obs, reward, terminated, truncated, _ = self.env.step(int(np.argmax(candidate @ np.ravel(obs))))
                 total, done, step = total + float(reward), terminated or truncated, step + 1
-                self._faults(step)
                 metrics = {"loss/nan": float("nan")} if step == p.nan_at_step else empty
-                if callback(step, metrics) is False:
-                    return
+                try:
+                    self._faults(step)
+                    if callback(step, metrics) is False and not p.swallow_errors:
+                        return
+                except Exception:
+                    if not p.swallow_errors:
+                        raise
             if total >= best:
                 best, self.weights = total, candidate
             if done:  # a gap-free counter of finished episodes lets tests prove no point was lost
