@@ -49,6 +49,18 @@ class StopTraining(BaseException):
 SPACE_NAMES = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
 
 
+#: Report-section types, importable from here but loaded on first use (they import pandas).
+_REPORT_TYPES = {"SectionData": "harness.report.extra", "ReportSection": "harness.report.extra",
+                 "Heading": "harness.report.render", "Text": "harness.report.render",
+                 "Table": "harness.report.render", "Image": "harness.report.render"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REPORT_TYPES:
+        return getattr(importlib.import_module(_REPORT_TYPES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_object(path: str) -> Any:
     """Import ``"package.module:attribute"`` and return the attribute."""
     module_name, _, attribute = path.partition(":")
@@ -63,15 +75,18 @@ class AlgorithmSpec:
     """What an algorithm plugin registers."""
 
     name: str
+    """The name suites use (``[[algorithms]] name``), unique across plugins; e.g. ``example.cem``."""
     impl: str
     """Dotted ``module:attribute`` of the implementation (imported lazily)."""
     summary: str = ""
+    """One line shown by ``harness plugins``."""
     action_spaces: tuple[str, ...] = ("Discrete", "Box")
     """Gymnasium action-space classes the algorithm handles."""
     observation_spaces: tuple[str, ...] = ("Box",)
     """Gymnasium observation-space classes the algorithm handles."""
     baseline: str | None = None
-    """Name of the SB3 algorithm this one is compared against by default."""
+    """Informational: the SB3 algorithm this one is meant to be compared with (shown by ``harness describe``;
+    the suite's ``baseline`` key decides what a report compares against)."""
     prefers_gpu: bool = False
     """True when ``device = "auto"`` should pick a GPU (e.g. image policies)."""
 
@@ -88,13 +103,18 @@ class EnvironmentSpec:
     """
 
     name: str
+    """The name suites use (``[[environments]] name``)."""
     make: str | None = None
+    """Dotted ``module:callable``; ``make(**kwargs) -> gymnasium.Env`` (``None``: ``gymnasium.make(name)``)."""
     summary: str = ""
+    """One line shown by ``harness plugins``."""
     random_score: float | None = None
     """Mean return of a uniformly random policy (0 on the normalised scale)."""
     solved_threshold: float | None = None
     """Return at which the task counts as solved (1 on the normalised scale)."""
     max_episode_steps: int | None = None
+    """Time limit added to ``gymnasium.make`` when ``make`` is ``None`` and the suite gives none
+    (for gymnasium ids without one, e.g. CliffWalking)."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +122,11 @@ class ShaperSpec:
     """What a reward-shaper plugin registers."""
 
     name: str
+    """The name suites use in ``[[shapers]] steps``."""
     impl: str
     """Dotted ``module:attribute`` of the implementation (imported lazily)."""
     summary: str = ""
+    """One line shown by ``harness plugins``."""
 
     def load(self) -> ShaperImpl:
         return load_object(self.impl)
@@ -119,8 +141,11 @@ class ExecutorSpec:
     """
 
     name: str
+    """The name suites use (``executor = "..."``) and ``harness run --executor`` takes."""
     impl: str
+    """Dotted ``module:attribute`` of the executor class."""
     summary: str = ""
+    """One line shown by ``harness plugins``."""
 
     def load(self) -> Any:
         return load_object(self.impl)
@@ -130,12 +155,16 @@ class ExecutorSpec:
 class ReportSectionSpec:
     """What a report-section plugin registers.
 
-    ``impl`` points to ``section(data) -> ReportSection`` (see :mod:`harness.report`).
+    ``impl`` points to ``section(data: SectionData) -> ReportSection | None``; both types, and the
+    blocks ``Heading``, ``Text``, ``Table``, ``Image``, are importable from :mod:`harness.api`.
     """
 
     name: str
+    """Name of the section (sections appear in name order)."""
     impl: str
+    """Dotted ``module:callable`` of the section function."""
     summary: str = ""
+    """One line shown by ``harness plugins``."""
 
     def load(self) -> Any:
         return load_object(self.impl)
@@ -148,33 +177,43 @@ class Agent(Protocol):
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         """Train for ``total_steps`` environment steps, calling ``callback`` regularly."""
 
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
-        """Action for one raw (unnormalised) observation of a single environment."""
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> int | np.ndarray:
+        """Action for one raw (unnormalised) observation of a single environment: an ``int`` (or numpy
+        integer) for ``Discrete``, an ndarray of the space's shape for ``Box``, ``MultiDiscrete`` and
+        ``MultiBinary`` (checked in evaluation: a wrong type or shape fails the run with ``ActionError``)."""
 
     def save(self, path: Path) -> None:
         """Write everything needed to act again into the directory ``path``."""
 
 
 class AlgorithmImpl(Protocol):
-    """The implementation object an :class:`AlgorithmSpec` points to."""
+    """The implementation object an :class:`AlgorithmSpec` points to (usually the module itself).
+
+    Optional: ``load_agent(params, ctx, path) -> Agent`` rebuilds what ``Agent.save`` wrote into
+    ``path``; ``harness replay`` needs it, and the conformance kit checks it when present.
+    """
 
     Params: type
+    """A dataclass, one field per hyperparameter with ``field(default=..., metadata={"doc": "..."})``; a field
+    without a default must be set by every suite (or preset)."""
     presets: Mapping[str, Mapping[str, Mapping[str, Any]]]
-    """``preset name -> environment name (or "*") -> parameter overrides``."""
+    """``preset name -> environment name (or "*" for any) -> parameter overrides``; a suite's
+    ``preset = "zoo"`` on an environment the preset does not list (and without ``"*"``) is an error."""
 
-    def make_agent(self, params: Any, ctx: RunContext) -> Agent: ...
-
-    # Optional, for `harness replay` and reloading stored models:
-    # def load_agent(self, params: Any, ctx: RunContext, path: Path) -> Agent: ...
+    def make_agent(self, params: Any, ctx: RunContext) -> Agent:
+        """A new agent for ``params`` (an instance of ``Params``) that trains on ``ctx.make_env`` environments."""
 
 
 class ShaperImpl(Protocol):
     """The implementation object a :class:`ShaperSpec` points to."""
 
     Params: type
+    """A dataclass of the shaper's parameters, documented like an algorithm's."""
     presets: Mapping[str, Mapping[str, Any]]
+    """``preset name -> parameter overrides``: no environment level, unlike an algorithm's presets."""
 
-    def wrap(self, env: Any, params: Any) -> Any: ...
+    def wrap(self, env: Any, params: Any) -> Any:
+        """``env`` wrapped in a ``gymnasium.Wrapper`` that changes only the reward the agent sees."""
 
 
 @dataclass
@@ -182,10 +221,15 @@ class RunContext:
     """What an agent gets from the harness besides its hyperparameters."""
 
     env_name: str
+    """The environment's name as the suite gives it."""
     seed: int
+    """The run's seed; python, numpy and torch are seeded with it before ``make_agent``."""
     device: str
+    """Resolved torch device (``cpu``, ``cuda:0``, ...)."""
     make_env: Callable[[int], Any]
-    """``make_env(index)``: a fresh, shaped, seeded training environment."""
+    """``make_env(i)``: a new training environment, shaped, recording true returns, seeded with
+    ``env_seeds(n)[i]`` on its first ``reset()`` (call ``reset()`` without a seed). Use ``i = 0..n-1`` for
+    ``n`` parallel envs; the same ``i`` gives the same seed, so two envs need two indices."""
     env_seeds: Callable[[int], list[int]] = field(repr=False, default=lambda n: list(range(n)))
     """``env_seeds(n)``: the reset seeds the harness derived for ``n`` envs."""
 

@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(handler=cmd_plugins)
 
+    describe = commands.add_parser("describe", help="an algorithm's or shaper's parameters, defaults and presets")
+    describe.add_argument("name")
+    describe.set_defaults(handler=cmd_describe)
+
     validate = commands.add_parser("validate", help="check a suite file; run nothing")
     validate.add_argument("suite", type=Path)
     validate.set_defaults(handler=cmd_validate)
@@ -85,6 +89,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     rows = plugin_rows(default_registry())
     print(json.dumps(rows, indent=2) if args.json else plugin_table(rows))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from harness.catalog import describe
+    from harness.registry import default_registry
+
+    print(describe(default_registry(), args.name))
     return 0
 
 

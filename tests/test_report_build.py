@@ -214,10 +214,13 @@ def test_suite_lists_missing_and_stale_runs(tmp_path, registry):
     assert "abcdef0123456789" in markdown and "suite file changed since they ran" in markdown
 
 
-def good_section(data):
-    from harness.report import ReportSection
-    from harness.report.render import Table, Text
+SECTION_URIS: list[str] = []
 
+
+def good_section(data):
+    from harness.api import ReportSection, Table, Text  # the public types, no internals
+
+    SECTION_URIS.append(data.tracking_uri)
     rows = [[label, str(n)] for label, n in data.runs.groupby("algorithm_label").size().items()]
     return ReportSection("Runs per algorithm <plugin>", [Text("From a plugin."), Table(["algorithm", "runs"], rows)])
 
@@ -244,6 +247,7 @@ def test_best_and_median_seed_gifs_and_plugin_sections_are_shown(tmp_path):
     markdown = (out / "index.md").read_text()
     assert "## Runs per algorithm &lt;plugin&gt;" in markdown and "| sb3.ppo | 3 |" in markdown
     assert "Section plugin bad failed: RuntimeError: section exploded" in markdown
+    assert SECTION_URIS[-1] == uri  # the store the report reads, not $MLFLOW_TRACKING_URI or ./mlflow.db
     gifs = sorted(p.name for p in (out / "media").glob("*.gif"))
     assert len(gifs) == 4 and any("-best-" in g for g in gifs) and any("-median-" in g for g in gifs)
     html = (out / "report.html").read_text()

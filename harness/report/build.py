@@ -48,7 +48,7 @@ def build_report(experiment: str, tracking_uri: str, out_root: Path = Path("repo
     fresh_dir(target)
     _write_csvs(target, scored, tables)
     blocks = _content(target, data, scored, tables, infos, tracking_uri, suite, reps)
-    extra = SectionData(experiment, scored.runs, scored.curves, scored.issues, tables, target)
+    extra = SectionData(experiment, scored.runs, scored.curves, scored.issues, tables, target, tracking_uri)
     at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == "Runs not in the statistics")
     blocks[at:at] = plugin_blocks(registry, extra)
     title = f"harness report: {experiment}"

@@ -2,8 +2,8 @@
 
 A plugin registers ``ReportSectionSpec(name, impl="pkg.module:section")``;
 ``section(data: SectionData) -> ReportSection | None`` gets the scored runs and
-tables and returns blocks (``Heading``, ``Text``, ``Table``, ``Image`` from
-:mod:`harness.report.render`).  Images must be PNGs the section wrote under
+tables and returns blocks (``Heading``, ``Text``, ``Table``, ``Image``); import
+all of these from :mod:`harness.api`.  Images must be PNGs the section wrote under
 ``data.folder`` and are referenced relative to it.  A section that raises is
 reported as a warning; it never stops the report.
 """
@@ -27,21 +27,29 @@ class SectionData:
     """What a plugin section can read: scored runs, their curves, issues and tables."""
 
     experiment: str
+    """The MLflow experiment (= suite name) the report is about."""
     runs: pd.DataFrame
     """One row per scored run: tags plus ``final``, ``auc``, ``steps_to_threshold``, ``wall_time``, ``sps``."""
     curves: pd.DataFrame
     """One row per (run_id, step): ``return_mean``, ``return_std``, ``elapsed``, ``sps``."""
     issues: pd.DataFrame
+    """Runs left out of the statistics (failed, missing, running, ...), one row each with the reason."""
     tables: Any
     """:class:`harness.report.tables.Tables`."""
     folder: Path
     """The report folder; write PNGs under ``folder / "plots"``."""
+    tracking_uri: str = ""
+    """The MLflow tracking URI the report reads (for metrics beyond ``curves``)."""
 
 
 @dataclass(frozen=True)
 class ReportSection:
+    """What a section function returns."""
+
     title: str
+    """The section's heading."""
     blocks: list[Block] = field(default_factory=list)
+    """``Heading``, ``Text``, ``Table`` and ``Image`` blocks, in order."""
 
 
 def plugin_blocks(registry: Any, data: SectionData) -> list[Block]:

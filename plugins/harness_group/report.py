@@ -24,13 +24,12 @@ COLLAPSE = 0.1
 
 def section(data: Any) -> Any:
     """The ``group`` report section, or None when the experiment has no group-relative run."""
-    from harness.report.extra import ReportSection
-    from harness.report.render import Image, Table, Text
+    from harness.api import Image, ReportSection, Table, Text
 
     runs = data.runs
     if runs.empty or not set(runs["algorithm"]) & GROUP:
         return None
-    history = training_history(_tracking_uri(data), list(runs["run_id"]))
+    history = training_history(data.tracking_uri, list(runs["run_id"]))
     if history.empty:
         return ReportSection("Group-relative methods", [Text("No training metrics found in MLflow.", "warning")])
     summary = summarise(runs, history)
@@ -47,12 +46,6 @@ def section(data: Any) -> Any:
     path = entropy_plot(runs, history, data.folder / "plots" / "group-entropy.png")
     blocks.append(Image(str(path.relative_to(data.folder)), "policy entropy over training per environment"))
     return ReportSection("Group-relative methods: entropy and collapse", blocks)
-
-
-def _tracking_uri(data: Any) -> str:
-    from harness.tracking import resolve_tracking_uri
-
-    return getattr(data, "tracking_uri", None) or resolve_tracking_uri()
 
 
 def training_history(uri: str, run_ids: list[str]) -> pd.DataFrame:
