@@ -38,11 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list installed plugins")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.add_argument("--check", action="store_true",
+                         help="import every implementation, build its Params and presets; exit 1 on any problem")
+    plugins.add_argument("--kit", action="store_true", help="with --check: run the conformance kit briefly per algorithm")
     plugins.set_defaults(handler=cmd_plugins)
 
     describe = commands.add_parser("describe", help="an algorithm's or shaper's parameters, defaults and presets")
     describe.add_argument("name")
     describe.set_defaults(handler=cmd_describe)
+
+    new = commands.add_parser("new", help="write a new plugin package (algorithm, environment or shaper)")
+    new.add_argument("kind", choices=["algorithm", "environment", "shaper"])
+    new.add_argument("name", help="the name suites will use, e.g. my.cem or my/Corridor-v0")
+    new.add_argument("--dir", type=Path, default=None, help="target folder (default: ./harness-<name>)")
+    new.set_defaults(handler=cmd_new)
 
     validate = commands.add_parser("validate", help="check a suite file; run nothing")
     validate.add_argument("suite", type=Path)
@@ -87,6 +96,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from harness.catalog import plugin_rows, plugin_table
     from harness.registry import default_registry
 
+    if args.check:
+        from harness.check import check_plugins
+
+        problems = check_plugins(default_registry(), kit=args.kit)
+        print("\n".join(problems) if problems else f"ok: {len(default_registry().entries())} plugins checked")
+        return EXIT_FAILED_RUNS if problems else 0
     rows = plugin_rows(default_registry())
     print(json.dumps(rows, indent=2) if args.json else plugin_table(rows))
     return 0
@@ -97,6 +112,18 @@ def cmd_describe(args: argparse.Namespace) -> int:
     from harness.registry import default_registry
 
     print(describe(default_registry(), args.name))
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from harness.scaffold import ScaffoldError, new_plugin
+
+    try:
+        path = new_plugin(args.kind, args.name, args.dir)
+    except ScaffoldError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{path}: pip install -e '{path}[test]', then pytest and harness run suite.toml there")
     return 0
 
 

@@ -49,8 +49,8 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
     )
 
 
-def pip_install_target(source: Path, site: Path) -> None:
-    """``pip install --target site source`` without build isolation (no index), with the newest setuptools
+def pip_install_target(site: Path, *sources: Path) -> None:
+    """``pip install --target site SOURCES`` without build isolation (no index), with the newest setuptools
     on the path (a venv's own bundled one may predate the built-in ``bdist_wheel``)."""
     import importlib.metadata
 
@@ -58,7 +58,7 @@ def pip_install_target(source: Path, site: Path) -> None:
                  key=lambda d: tuple(int(p) for p in d.version.split(".")[:2]))
     env = {**os.environ, "PYTHONPATH": str(newest.locate_file(""))}
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(source)], check=True, capture_output=True, timeout=300, env=env)
+                    "--target", str(site), *map(str, sources)], check=True, capture_output=True, timeout=300, env=env)
 
 
 def write_suite(folder: Path, text: str, name: str = "suite.toml") -> Path:

@@ -48,7 +48,7 @@ def install_broken(site: Path, source: Path) -> None:
     source.mkdir(exist_ok=True)
     (source / "pyproject.toml").write_text(BROKEN_PYPROJECT)
     (source / "harness_clash.py").write_text(textwrap.dedent(CLASH))
-    pip_install_target(source, site)
+    pip_install_target(site, source)
 
 
 @pytest.fixture(scope="module")

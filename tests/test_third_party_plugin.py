@@ -38,7 +38,7 @@ steps = [{ name = "example.step_bonus", params = { bonus = 0.5 } }]
 def installed(tmp_path_factory):
     """pip-install the example plugin into a private folder; return the env that sees it."""
     site = tmp_path_factory.mktemp("site")
-    pip_install_target(PLUGIN, site)
+    pip_install_target(site, PLUGIN)
     env = harness_env(PYTHONPATH=str(site))
     env.pop("HARNESS_PLUGINS")  # found through its entry point alone
     return env

@@ -10,8 +10,8 @@ Contract (shared by the local and Ray executors, tested by one suite):
 * ``KeyboardInterrupt`` stops all workers and propagates after a ``failed``
   event with message ``interrupted`` for each unfinished task;
 * optionally, a classmethod ``prestart(workers, **options)`` that ``harness run``
-  calls before it validates the suite, to begin slow start-up work (starting
-  worker processes, their imports) while the driver is busy.
+  calls once the suite has validated, to begin slow start-up work (starting
+  worker processes, their imports) while the driver opens the store.
 """
 
 from __future__ import annotations
