@@ -149,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _prestart_executor(args, options)
     from harness.runner import run_suite
     from harness.summary import failure_lines, summarize, summary_table
-    from harness.tracking import Tracker
+    from harness.tracking import Tracker, browse_hint
 
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops a suite as cleanly as Ctrl-C
     outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
@@ -165,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report and not outcome.interrupted:
         path = _build_report(outcome.suite.name, outcome.tracking_uri, args.out, outcome.suite)
         console.print(f"Report: {path / 'index.md'} and {path / 'report.html'}")
-    console.print(f"Browse runs: mlflow ui --backend-store-uri {outcome.tracking_uri}")
+    console.print(browse_hint(outcome.tracking_uri, outcome.experiment_id), markup=False)
     console.print(f"Rebuild the report: harness report {args.suite}")
     if outcome.interrupted:
         console.print("Interrupted: rerun the same command to resume (finished runs are kept).")

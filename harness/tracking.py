@@ -19,6 +19,8 @@ from mlflow.tracking import MlflowClient
 from harness.layout import ERROR, RUN_KEY
 
 DEFAULT_DB = "mlflow.db"
+#: MLflow 3's UI opens a "custom model development" experiment on its runs table (not the GenAI overview).
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 T = TypeVar("T")
 
 
@@ -28,6 +30,18 @@ def resolve_tracking_uri(explicit: str | None = None) -> str:
     if uri:
         return uri
     return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+
+
+def browse_hint(uri: str, experiment_id: str) -> str:
+    """Where to look at a suite's runs in the MLflow UI.
+
+    MLflow 3.17's UI opens an experiment on its GenAI overview whatever the experiment's kind;
+    ``workflowType=machine_learning`` opens the runs table (checked in headless Chromium).
+    """
+    page = f"#/experiments/{experiment_id}?workflowType=machine_learning"
+    if uri.startswith(("http://", "https://")):
+        return f"Browse runs: {uri.rstrip('/')}/{page}"
+    return f"Browse runs: mlflow ui --backend-store-uri {uri}, then open http://127.0.0.1:5000/{page}"
 
 
 def with_retry(call: Callable[[], T], attempts: int = 12) -> T:
@@ -62,7 +76,8 @@ class Tracker:
             return experiment.experiment_id
         if not create:
             return None
-        return with_retry(lambda: self.client.create_experiment(name, artifact_location=self._artifact_root(name)))
+        return with_retry(lambda: self.client.create_experiment(
+            name, artifact_location=self._artifact_root(name), tags=EXPERIMENT_TAGS))
 
     def _artifact_root(self, name: str) -> str | None:
         """Next to the SQLite file, so the default store is one self-contained folder."""

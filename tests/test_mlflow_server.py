@@ -60,3 +60,26 @@ def test_smoke_suite_against_a_real_server(tmp_path, mlflow_server):
         assert [m.step for m in history] == [0, 2000, 4000]
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"spec.json", "model", "evaluations.json"}
     assert {r.data.tags["harness.algorithm"] for r in runs} == {"sb3.ppo", "sb3.a2c"}
+
+
+def test_the_printed_link_opens_the_runs_table_in_a_browser(tmp_path, mlflow_server):
+    """Headless Chromium renders the MLflow UI page `harness run` points to: the runs table, not the GenAI overview."""
+    import html
+    import re
+    import shutil
+
+    from harness.tracking import Tracker, browse_hint
+
+    tracker = Tracker(mlflow_server)
+    experiment_id = tracker.experiment_id("ui-check")
+    assert tracker.client.get_experiment(experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    run = tracker.client.create_run(experiment_id, run_name="toy.search / CartPole-v1 / seed 7")
+    tracker.client.set_terminated(run.info.run_id)
+    url = browse_hint(mlflow_server, experiment_id).removeprefix("Browse runs: ")
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    page = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000", "--dump-dom", url],
+                          capture_output=True, text=True, timeout=300, check=False).stdout
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style).*?</\\1>", "", page, flags=re.S)))
+    assert "Run Name" in text and "toy.search / CartPole-v1 / seed 7" in text, text[:2000]
