@@ -190,7 +190,8 @@ def test_malicious_names_stay_inside_out_root_and_are_escaped(tmp_path, registry
     html = (out / "report.html").read_text()
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
     markdown = (out / "index.md").read_text()
-    assert "<img" not in markdown and "](javascript" not in markdown and "\\[a\\]\\(javascript" in markdown
+    assert "<img" not in markdown and "\\[a\\](javascript" in markdown
+    assert markdown.count("](javascript") == markdown.count("\\](javascript"), "every ] before a ( is escaped: no link"
     for bad in ("..", ".", "", "a/../../b", "/etc/passwd"):
         assert report_dir(out_root, bad).parent == out_root.resolve()
 
@@ -257,7 +258,15 @@ def test_best_and_median_seed_gifs_and_plugin_sections_are_shown(tmp_path):
 
 EVIL = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[a](javascript:alert(1))",
         "![i](http://evil/x.png)", "a | b", "**bold** _it_ `code`", "- item", "1. item", "# heading", "---",
-        "> quote", "x\\ny", "&amp; &lt;", "<http://evil>", "~~strike~~"]
+        "> quote", "x\\ny", "&amp; &lt;", "<http://evil>", "~~strike~~", "~one~", "1) item", "_it_ a_b x_",
+        "! [x]", "#hashtag", "__init__", "a*b*c"]
+
+
+@pytest.mark.parametrize("text", ["sb3.ppo (zoo) vs dqn[double]", "return_mean {final} #1 !", "IQM 0.5 (95% CI 0.1..0.9)"])
+def test_markdown_stays_readable(text):
+    from harness.report.render import md_escape
+
+    assert md_escape(text) == text.replace("[", "\\[").replace("]", "\\]")
 
 
 @pytest.mark.parametrize("text", EVIL)

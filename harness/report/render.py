@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-MD_SPECIAL = set("\\`*_{}[]()#!|~")
-MD_LEADING = set("-+=.>")
+MD_SPECIAL = set("\\`*[]|~")
+"""Always markup. ``( ) { } !`` never are once ``[ ]`` are escaped, so they stay readable."""
+MD_LEADING = set("-+=.)>#")
 """Characters that only make markup at the start of a line (lists, rules, headings, quotes)."""
 
 
@@ -50,15 +51,17 @@ Block = Heading | Text | Table | Image
 def md_escape(text: object) -> str:
     """Markdown-safe text on one line: markup punctuation backslash-escaped, ``& < >`` as entities.
 
-    ``- + = . >`` are escaped only where they could start a list, rule or heading
-    (at the start, or a ``.`` after leading digits), so numbers stay readable.
+    ``- + = . ) > #`` are escaped only where they could start a list, rule or heading
+    (at the start, or a ``.``/``)`` after leading digits), and ``_`` only where it could
+    emphasise (not inside a word such as ``return_mean``), so names and numbers stay readable.
     """
     line = " ".join(str(text).split())
     out = []
     for i, char in enumerate(line):
         if char in "&<>":
             out.append(html.escape(char))
-        elif char in MD_SPECIAL or (char in MD_LEADING and _starts_block(line, i)):
+        elif char in MD_SPECIAL or (char in MD_LEADING and _starts_block(line, i)) or (
+                char == "_" and not (0 < i < len(line) - 1 and line[i - 1].isalnum() and line[i + 1].isalnum())):
             out.append("\\" + char)
         else:
             out.append(char)
@@ -68,7 +71,7 @@ def md_escape(text: object) -> str:
 def _starts_block(line: str, i: int) -> bool:
     """Would ``line[i]`` open a list, rule, setext heading or quote?"""
     spaced = i + 1 == len(line) or line[i + 1] == " "
-    if line[i] == ".":
+    if line[i] in ".)":
         return i > 0 and line[:i].isdigit() and spaced
     if i != 0:
         return False
