@@ -46,10 +46,10 @@ def _algorithm(registry: Registry, spec: Any) -> Iterator[str]:
         if unknown:
             yield f"{field} {unknown} are not gymnasium spaces (allowed: {', '.join(SPACE_NAMES)})"
     impl = spec.load()
-    for member in ("Params", "presets", "make_agent"):
-        if not hasattr(impl, member):
-            yield f"{spec.impl} has no {member}"
-            return
+    missing = [m for m in ("Params", "presets", "make_agent") if not hasattr(impl, m)]
+    if missing:
+        yield f"{spec.impl} has no {', '.join(missing)}"
+        return
     yield from _params(impl.Params)
     for preset, table in impl.presets.items():
         if not isinstance(table, Mapping) or not all(isinstance(v, Mapping) for v in table.values()):
@@ -61,10 +61,10 @@ def _algorithm(registry: Registry, spec: Any) -> Iterator[str]:
 
 def _shaper(registry: Registry, spec: Any) -> Iterator[str]:
     impl = spec.load()
-    for member in ("Params", "presets", "wrap"):
-        if not hasattr(impl, member):
-            yield f"{spec.impl} has no {member}"
-            return
+    missing = [m for m in ("Params", "presets", "wrap") if not hasattr(impl, m)]
+    if missing:
+        yield f"{spec.impl} has no {', '.join(missing)}"
+        return
     yield from _params(impl.Params)
     for preset, values in impl.presets.items():
         if not isinstance(values, Mapping) or any(isinstance(v, Mapping) for v in values.values()):

@@ -9,8 +9,8 @@ import numpy as np
 from rich.table import Table
 from scipy.stats import trim_mean
 
-from harness.suite import Suite
 from harness.layout import RUN_KEY
+from harness.suite import Suite
 from harness.tracking import Tracker, with_retry
 
 

@@ -1,4 +1,4 @@
-"""Synthetic runs in the MLflow layout of :mod:`harness.worker`, for tests and benchmarks.
+"""Synthetic runs in the MLflow layout of :mod:`harness.layout`, for tests and benchmarks.
 
 Learning curves rise from ``start`` towards ``level`` with seeded noise; runs can
 be FINISHED, FAILED (stopped half way, with ``harness.error``) or RUNNING.
