@@ -123,3 +123,20 @@ def test_misbehaving_agents_fail_alone_with_one_line_each(tmp_path):
         line = f"failed: {title}: {errors[label]} (run {run.info.run_id}; traceback: {artifacts}/error.txt)"
         assert line in result.stdout, result.stdout
         assert f"{title}: FAILED ({errors[label]})  run {run.info.run_id}" in result.stderr, result.stderr
+
+
+class NoReload:
+    """The toy algorithm without the optional load_agent."""
+
+    from harness.testing.toy import Params, make_agent, presets
+
+
+def test_the_kit_works_without_load_agent(make_registry):
+    class Plugin:
+        @hookimpl
+        def harness_register_algorithms(self, register):
+            register(AlgorithmSpec("no-reload", "tests.test_author_errors:NoReload", action_spaces=("Discrete",)))
+
+    assert not hasattr(NoReload, "load_agent")
+    trained = check_algorithm("no-reload", "CartPole-v1", steps=500, registry=make_registry(Plugin()))
+    assert trained.episodes
