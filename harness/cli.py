@@ -16,20 +16,36 @@ EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from harness.errors import SuiteErrors
-    from harness.registry import PluginError
-
+    honour_interrupts()
     try:
-        return args.handler(args)
-    except SuiteErrors as errors:
-        for error in errors.errors:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        from harness.errors import SuiteErrors
+        from harness.registry import PluginError
+        from harness.store import StoreError
+
+        try:
+            return args.handler(args)
+        except SuiteErrors as errors:
+            for error in errors.errors:
+                print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except (PluginError, StoreError) as error:
             print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except PluginError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+            return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM at any moment: start-up, validation, report
+        print("Interrupted: rerun the same command to resume (finished runs are kept).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def honour_interrupts() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even if SIGINT was ignored when harness started.
+
+    A shell without job control starts background commands with SIGINT ignored, and Python
+    then leaves it ignored: `kill -INT` (or a test's Ctrl-C) would be lost.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +157,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from harness.store import bound_http_retries, check_tracking_uri
+    from harness.tracking import resolve_tracking_uri
+
+    check_tracking_uri(resolve_tracking_uri(args.tracking_uri))  # before anything starts: seconds, not minutes
+    bound_http_retries()  # before the executor starts, so its workers inherit the same settings
     from harness.registry import default_registry
     from harness.suite import load_suite
 
@@ -151,9 +172,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import failure_lines, summarize, summary_table
     from harness.tracking import Tracker, browse_hint
 
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops a suite as cleanly as Ctrl-C
     outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
                         executor=args.executor, executor_options=options)
+    if outcome.store_error:
+        print(f"error: stopped: {outcome.store_error}; {len(outcome.finished)} run(s) finished before; "
+              f"rerun the same command once the store answers (finished runs are kept)", file=sys.stderr)
+        return EXIT_FAILED_RUNS
     console = Console(soft_wrap=True, highlight=False)
     tracker = Tracker(outcome.tracking_uri)
     console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite)))
@@ -199,6 +223,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.registry import default_registry
+    from harness.store import check_tracking_uri
     from harness.suite import load_suite
     from harness.tracking import resolve_tracking_uri
 
@@ -207,7 +232,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     suite = load_suite(args.suite, default_registry()) if args.suite else None
     name = args.experiment or suite.name
-    path = _build_report(name, resolve_tracking_uri(args.tracking_uri), args.out, suite)
+    uri = resolve_tracking_uri(args.tracking_uri)
+    check_tracking_uri(uri)
+    path = _build_report(name, uri, args.out, suite)
     print(f"Report: {path / 'index.md'} and {path / 'report.html'}")
     return 0
 

@@ -89,6 +89,9 @@ PLUGIN_VERSIONS = _tag("plugin_versions", COMMON, "JSON: distribution -> version
 # --- WORKER: while or after the run executes ----------------------------------------------------
 DEVICE_RESOLVED = _tag("device_resolved", WORKER, "device the run actually used")
 ERROR = _tag("error", WORKER, "one-line error of a FAILED or KILLED run (traceback in `error.txt`)")
+OWNER_HOST = _tag("owner_host", WORKER, "host of the `harness run` that claimed the run (docs/stores.md)")
+OWNER_PID = _tag("owner_pid", WORKER, "pid of the `harness run` that claimed the run")
+HEARTBEAT = _tag("heartbeat", WORKER, "Unix time the claiming process last said it still holds the run")
 
 # --- REPORT: the run holding a report's artifacts -----------------------------------------------
 KIND = _tag("kind", REPORT, "`report` on the run that stores a report (it has no `run_key`)")

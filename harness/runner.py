@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import random
+import sys
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.layout import common_tags, run_tags
+from harness.claims import Claims, held_by_other, owner_of
+from harness.layout import common_tags
 from harness.progress import SuiteProgress
 from harness.registry import Registry, default_registry
+from harness.store import open_store
 from harness.suite import Suite, load_suite
-from harness.tracking import Tracker, resolve_tracking_uri, with_retry
+from harness.tracking import StoreUnavailable, Tracker, resolve_tracking_uri, with_retry
 from harness.tasks import Event, RunTask
+
+#: Seconds between looks at runs another process holds.
+WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -26,6 +33,10 @@ class SuiteOutcome:
     run_ids: dict[str, str] = field(default_factory=dict)
     """run_key -> MLflow run id of this invocation's attempt."""
     interrupted: bool = False
+    held: dict[str, str] = field(default_factory=dict)
+    """Runs another live `harness run` holds: run_key -> its owner (host and pid)."""
+    store_error: str | None = None
+    """Set when the MLflow store stopped answering mid-suite (the suite stopped)."""
 
 
 def run_suite(
@@ -41,50 +52,104 @@ def run_suite(
     """Run every run of the suite that has not FINISHED yet; failures stay isolated.
 
     ``path`` is a suite file or an already validated :class:`Suite`.
-    Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid.
+    Runs another live process holds are left to it and waited for (see :mod:`harness.claims`).
+    Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid,
+    and :class:`harness.store.StoreError` if the tracking URI cannot be used.
     """
     registry = registry or default_registry()
     suite = path if isinstance(path, Suite) else load_suite(path, registry)
     executor_name = executor or suite.config.executor
     executor_class = registry.get("executor", executor_name).load()
-    tracker = Tracker(resolve_tracking_uri(tracking_uri))
+    tracker = open_store(resolve_tracking_uri(tracking_uri))
     experiment_id = tracker.experiment_id(suite.name)
     outcome = SuiteOutcome(suite, tracker.uri, experiment_id)
-
-    todo = plan_runs(tracker, experiment_id, suite, outcome)
     tags = common_tags(suite, registry)
-    tasks = [RunTask(spec.to_dict(), tracker.uri, experiment_id, tags, registry.snapshot()) for spec in todo]
-    specs = {spec.run_key: spec for spec in todo}
+    executor_impl = executor_class(workers=workers or suite.config.workers, **(executor_options or {}))
+    with Claims(tracker, experiment_id) as claims:
+        try:
+            specs, said = list(suite.runs), ""
+            while specs:
+                todo = plan_runs(tracker, experiment_id, replace(suite, runs=specs), outcome)
+                mine = claims.claim(todo, tags)
+                _execute(mine, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)
+                if outcome.interrupted or outcome.store_error:
+                    break
+                lost = {s.run_key for s in todo} - {s.run_key for s in mine}
+                specs = [s for s in specs if s.run_key in outcome.held or s.run_key in lost]
+                if specs:
+                    said = _wait_for_others(outcome, len(specs), said if show_progress else None)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+        except StoreUnavailable as error:
+            outcome.store_error = str(error)
+        finally:
+            if not outcome.store_error:
+                claims.release(list(claims.open))
+    return outcome
+
+
+def _execute(todo: list, claims: Claims, tags: dict[str, str], plugins: tuple, executor_impl: Any,
+             outcome: SuiteOutcome, show_progress: bool) -> None:
+    """Run the claimed ``todo`` on the executor, recording finished and failed runs in ``outcome``."""
+    if not todo:
+        return
+    tracker = claims.tracker
+    tasks = [RunTask(spec.to_dict(), tracker.uri, claims.experiment_id, tags, plugins,
+                     run_id=claims.run_ids[spec.run_key])
+             for spec in todo]
     progress = SuiteProgress(todo, skipped=outcome.skipped, enabled=show_progress)
 
     def on_event(event: Event) -> None:
-        if event.kind == "failed":
-            event = ensure_failed(tracker, experiment_id, specs[event.run_key], event, tags)
-        if event.run_id:
-            outcome.run_ids[event.run_key] = event.run_id
+        outcome.run_ids[event.run_key] = claims.run_ids[event.run_key]
         progress.update(event)
         if event.kind == "finished":
+            claims.ended(event.run_key)
             outcome.finished.append(event.run_key)
         elif event.kind == "failed":
+            claims.ended(event.run_key)
             outcome.failed[event.run_key] = event.message
+            if outcome.store_error is None:
+                try:
+                    ensure_failed(tracker, claims.run_ids[event.run_key], event)
+                except StoreUnavailable as error:
+                    outcome.store_error = str(error)
+                    raise  # stops the executor: the runs left cannot be recorded either
 
-    executor_impl = executor_class(workers=workers or suite.config.workers, **(executor_options or {}))
     with progress:
         try:
             executor_impl.run(tasks, on_event)
         except KeyboardInterrupt:
             outcome.interrupted = True
-    return outcome
+        except StoreUnavailable:
+            pass
+
+
+def _wait_for_others(outcome: SuiteOutcome, count: int, said: str | None) -> str:
+    """Pause before looking again at runs other processes hold (or that two racing ones both gave up).
+
+    Says what it waits for when that changed since ``said`` (None: say nothing); returns the line.
+    """
+    owners = ", ".join(sorted(set(outcome.held.values()))) or "a process claiming them just now"
+    line = f"harness: waiting for {count} run(s) held by {owners}"
+    if said is not None and line != said:
+        print(line, file=sys.stderr, flush=True)
+    time.sleep(WAIT_SECONDS * (0.5 + random.random()))
+    return line
 
 
 def plan_runs(tracker: Tracker, experiment_id: str, suite: Suite, outcome: SuiteOutcome) -> list:
-    """Specs still to run; stale unfinished attempts of them are deleted (one run per key)."""
+    """Specs still to run; runs held by another live process go to ``outcome.held``; stale attempts are deleted."""
     existing = tracker.runs_by_key(experiment_id)
     todo, stale = [], []
+    outcome.held = {}
     for spec in suite.runs:
         runs = existing.get(spec.run_key, [])
         if any(run.info.status == "FINISHED" for run in runs):
             outcome.skipped += 1
+            continue
+        held = [run for run in runs if held_by_other(run)]
+        if held:
+            outcome.held[spec.run_key] = owner_of(held[0])
             continue
         todo.append(spec)
         stale.extend(run.info.run_id for run in runs)
@@ -92,15 +157,10 @@ def plan_runs(tracker: Tracker, experiment_id: str, suite: Suite, outcome: Suite
     return todo
 
 
-def ensure_failed(tracker: Tracker, experiment_id: str, spec, event: Event, tags: dict[str, str]) -> Event:
-    """Make sure a failed run is recorded as FAILED/KILLED, even if its worker died first; the event, with its run id."""
+def ensure_failed(tracker: Tracker, run_id: str, event: Event) -> None:
+    """Make sure a failed run is recorded as FAILED/KILLED, even if its worker died first."""
     status = "KILLED" if event.message == "interrupted" else "FAILED"
-    if event.run_id is None:
-        run = with_retry(lambda: tracker.client.create_run(
-            experiment_id, tags={**tags, **run_tags(spec)}, run_name=spec.title))
-        tracker.fail_run(run.info.run_id, event.message, status)
-        return dataclasses.replace(event, run_id=run.info.run_id)
-    current = with_retry(lambda: tracker.client.get_run(event.run_id)).info.status
+    current = with_retry(lambda: tracker.client.get_run(run_id)).info.status
     if current == "RUNNING":
-        tracker.fail_run(event.run_id, event.message, status)
-    return event
+        tracker.fail_run(run_id, event.message, status)
+

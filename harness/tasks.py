@@ -16,6 +16,8 @@ class RunTask:
     tags: dict[str, str] = field(default_factory=dict)
     plugins: tuple[Any, ...] = ()
     """The driver's plugin set (``Registry.snapshot()``): the worker loads exactly these."""
+    run_id: str | None = None
+    """The MLflow run the driver claimed for it (see :mod:`harness.claims`); None: the worker creates one."""
 
     @property
     def run_key(self) -> str:

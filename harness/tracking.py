@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,19 +45,51 @@ def browse_hint(uri: str, experiment_id: str) -> str:
     return f"Browse runs: mlflow ui --backend-store-uri {uri}, then open http://127.0.0.1:5000/{page}"
 
 
-def with_retry(call: Callable[[], T], attempts: int = 12) -> T:
-    """Retry an MLflow call that failed transiently (SQLite busy, server hiccup)."""
-    for attempt in range(attempts):
+#: How long a transient MLflow failure (server down, SQLite busy) is retried before giving up,
+#: and after how many seconds of retrying harness says so on stderr.
+RETRY_SECONDS = float(os.environ.get("HARNESS_STORE_RETRY_SECONDS", "60"))
+ANNOUNCE_AFTER = 5.0
+
+
+class StoreUnavailable(RuntimeError):
+    """The MLflow store kept failing with transient errors for longer than the retry window."""
+
+
+def with_retry(call: Callable[[], T], seconds: float | None = None) -> T:
+    """Retry an MLflow call that failed transiently (SQLite busy, server hiccup) for up to ``seconds``.
+
+    Waits longer than a few seconds are announced on stderr; past the window the call raises
+    :class:`StoreUnavailable` naming the last error.
+    """
+    window = RETRY_SECONDS if seconds is None else seconds
+    began, attempt, announced = time.monotonic(), 0, False
+    while True:
         try:
             return call()
         except Exception as error:  # mlflow wraps sqlite/HTTP errors in several types
-            if attempt == attempts - 1 or not _transient(error):
+            if not _transient(error):
                 raise
-            time.sleep(min(5.0, 0.05 * 2**attempt) * (0.5 + random.random()))
-    raise AssertionError("unreachable")
+            waited = time.monotonic() - began
+            left = window - waited
+            if left <= 0:
+                raise StoreUnavailable(f"MLflow store unavailable for {window:g} s: {first_line(error)}") from error
+            if waited >= ANNOUNCE_AFTER and not announced:
+                announced = True
+                print(f"harness: MLflow store not answering ({first_line(error)}); retrying for up to {left:.0f} s",
+                      file=sys.stderr, flush=True)
+            time.sleep(min(left, 5.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+            attempt += 1
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text (or its type), at most 200 characters."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
 def _transient(error: Exception) -> bool:
+    if isinstance(error, StoreUnavailable):
+        return False
     text = f"{type(error).__name__}: {error}".lower()
     return any(word in text for word in ("locked", "busy", "timeout", "timed out", "connection", "503", "502", "429"))
 

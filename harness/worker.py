@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import math
 import resource
+import signal
 import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,8 @@ from harness.registry import Registry, default_registry, snapshot_registry
 from harness.seeding import resolve_device, seed_everything
 from harness.spec import RunSpec
 from harness.tasks import Event, RunTask
-from harness.tracking import RunLogger, fail_run, with_retry
+from harness.store import bound_http_retries
+from harness.tracking import RunLogger, StoreUnavailable, fail_run, with_retry
 
 
 class RunFailure(Exception):
@@ -136,34 +140,74 @@ def single_threaded() -> None:
 
 
 def execute(task: RunTask, report: Callable[[Event], None], registry: Registry | None = None) -> None:
-    """Run one task, logging into a new MLflow run; never raises for a failed run."""
+    """Run one task, logging into its MLflow run (the driver's claim, else a new one); never raises for a failed run.
+
+    A Ctrl-C that lands while the run is being marked FINISHED waits until the driver has
+    been told, so a finished run is never turned into a KILLED one.
+    """
     from mlflow.tracking import MlflowClient
 
+    bound_http_retries()
     single_threaded()
     spec = RunSpec.from_dict(task.spec)
     client = MlflowClient(tracking_uri=task.tracking_uri)
     tags = {**task.tags, **run_tags(spec)}
-    run = with_retry(lambda: client.create_run(task.experiment_id, tags=tags, run_name=spec.title))
-    run_id = run.info.run_id
+    run_id = task.run_id or with_retry(
+        lambda: client.create_run(task.experiment_id, tags=tags, run_name=spec.title)).info.run_id
     report(Event("started", spec.run_key, run_id))
     logger = RunLogger(client, run_id)
+    done = False
     try:
+        logger.tags(tags)
         logger.params(run_params(spec))
         with_retry(lambda: client.log_dict(run_id, spec.to_dict(), "spec.json"))
         result = train(spec, logger, client, run_id, report, registry or task_registry(task))
         logger.flush()
-        with_retry(lambda: client.set_terminated(run_id, "FINISHED"))
-        report(Event("finished", spec.run_key, run_id, step=spec.budget, result=result))
+        with _sigint_deferred():
+            with_retry(lambda: client.set_terminated(run_id, "FINISHED"))
+            done = True
+            report(Event("finished", spec.run_key, run_id, step=spec.budget, result=result))
     except BaseException as error:
-        details, summary = traceback.format_exc(), f"{type(error).__name__}: {error}"
+        if done:
+            raise  # a Ctrl-C held back while finishing: the run is FINISHED and reported
         interrupted = not isinstance(error, Exception)
+        summary = "interrupted" if interrupted else f"{type(error).__name__}: {error}"
+        try:
+            _record_failure(logger, client, run_id, error, "KILLED" if interrupted else "FAILED")
+        finally:
+            report(Event("failed", spec.run_key, run_id, message=summary))
+        if interrupted:
+            raise
+
+
+def _record_failure(logger: RunLogger, client: Any, run_id: str, error: BaseException, status: str) -> None:
+    """Flush what was logged and end the run with the traceback; skipped when the store itself is gone."""
+    if isinstance(error, StoreUnavailable):
+        return  # nothing more can be written; a rerun finds the run stale (its driver gone) and redoes it
+    details, summary = traceback.format_exc(), f"{type(error).__name__}: {error}"
+    try:
         try:
             logger.flush()
         finally:
-            fail_run(client, run_id, details, summary, "KILLED" if interrupted else "FAILED")
-            report(Event("failed", spec.run_key, run_id, message="interrupted" if interrupted else summary))
-        if interrupted:
-            raise
+            fail_run(client, run_id, details, summary, status)
+    except StoreUnavailable:
+        pass
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C back until the block has ended, then raise it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def task_registry(task: RunTask) -> Registry:

@@ -1,6 +1,9 @@
 """Ctrl-C during `harness run`, with every executor: exit 130, nothing finished is lost, a rerun completes the suite.
 
-The signal goes to the whole process group, as a terminal's Ctrl-C does.
+The signal goes to the whole process group, as a terminal's Ctrl-C does.  `harness run` is
+started with SIGINT ignored, as a shell without job control starts a background command (a
+script, CI, `cmd &`): Python then leaves SIGINT ignored unless harness restores it, and the
+Ctrl-C was lost (the run went on and exited 0; this was the "Ctrl-C lost under load" failure).
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+import threading
+
 import pytest
 
+from harness.cli import EXIT_INTERRUPTED, main
 from harness.tracking import Tracker
 from tests.conftest import harness_env, write_suite
 
@@ -48,7 +54,7 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
                "--workers", "3", "--tracking-uri", uri, "--no-report"]
     with open(tmp_path / "first.log", "w") as log:
         proc = subprocess.Popen(command, cwd=tmp_path, env=harness_env(), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_ignore_sigint)
         try:
             before = wait_for_finished_and_running(uri, proc, tmp_path / "first.log")
             os.killpg(proc.pid, signal.SIGINT)
@@ -79,6 +85,36 @@ def test_ctrl_c_keeps_finished_runs_and_a_rerun_completes(tmp_path, executor):
     assert len(keys) == len(set(keys)) == RUNS, "every run exactly once"
     assert all(run.info.status == "FINISHED" for run in runs)
     assert finished <= {run.info.run_id for run in runs}, "finished runs were not redone"
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.fixture
+def own_handlers():
+    """Put this process's SIGINT/SIGTERM handlers back after a test that lets `main` replace them."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_start_up_ends_harness_run_with_130(tmp_path, own_handlers, signum):
+    """The signal lands while `harness run` validates, starts its executor or plans (SIGINT arriving ignored)."""
+    suite = write_suite(tmp_path, SUITE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signum))
+    timer.start()
+    try:
+        code = main(["run", str(suite), "--tracking-uri", uri, "--no-report", "--workers", "2"])
+    finally:
+        timer.join()
+    assert code == EXIT_INTERRUPTED
+    if (tmp_path / "mlflow.db").exists():
+        assert "RUNNING" not in statuses(uri).values(), "a claim or a run was left RUNNING"
 
 
 def wait_for_finished_and_running(uri: str, proc: subprocess.Popen, log: Path, limit: float = 240) -> dict[str, str]:

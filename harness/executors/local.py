@@ -86,7 +86,7 @@ class LocalExecutor:
                     active[task.run_key] = _Active(task, process)
                 self._pump(events, active, on_event, wait=0.2)
                 self._reap(events, active, on_event)
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or the driver stopping the suite (its store gone)
             for slot in active.values():
                 slot.process.terminate()
             self._pump(events, active, on_event, wait=0.5)

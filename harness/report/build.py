@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock
 
 from harness.report import plots, sections, stats
 from harness.report.data import RunData, load_runs
@@ -45,15 +46,17 @@ def build_report(experiment: str, tracking_uri: str, out_root: Path = Path("repo
     infos = env_infos(data, registry)
     scored = score_runs(data, infos, suite)
     tables = build_tables(scored, infos, reps)
-    fresh_dir(target)
-    _write_csvs(target, scored, tables)
-    blocks = _content(target, data, scored, tables, infos, tracking_uri, suite, reps)
-    extra = SectionData(experiment, scored.runs, scored.curves, scored.issues, tables, target, tracking_uri)
-    at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == "Runs not in the statistics")
-    blocks[at:at] = plugin_blocks(registry, extra)
-    title = f"harness report: {experiment}"
-    (target / "index.md").write_text(to_markdown(title, blocks), encoding="utf-8")
-    (target / "report.html").write_text(to_html(title, blocks, target), encoding="utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.parent / f".{target.name}.lock"):  # two `harness run` may finish at once
+        fresh_dir(target)
+        _write_csvs(target, scored, tables)
+        blocks = _content(target, data, scored, tables, infos, tracking_uri, suite, reps)
+        extra = SectionData(experiment, scored.runs, scored.curves, scored.issues, tables, target, tracking_uri)
+        at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == "Runs not in the statistics")
+        blocks[at:at] = plugin_blocks(registry, extra)
+        title = f"harness report: {experiment}"
+        (target / "index.md").write_text(to_markdown(title, blocks), encoding="utf-8")
+        (target / "report.html").write_text(to_html(title, blocks, target), encoding="utf-8")
     if log_to_mlflow:
         log_report(tracking_uri, data.experiment_id, experiment, target)
     return target
