@@ -74,6 +74,7 @@ def tags_of(run: FakeRun, suite: str) -> dict[str, str]:
         layout.SHAPING: run.shaping, layout.SEED: str(run.seed), layout.BUDGET: str(run.budget),
         layout.BASELINE: run.baseline, layout.BASELINE_SHAPING: run.baseline_shaping,
         layout.EVAL_PROTOCOL: run.protocol, layout.DEVICE: "auto", layout.DEVICE_RESOLVED: "cpu",
+        layout.OWNER_HOST: "synthetic", layout.OWNER_PID: "0", layout.HEARTBEAT: "0",
         "mlflow.runName": f"{run.algorithm_label} / {run.env} / seed {run.seed}",
     }
     if run.error:
