@@ -9,7 +9,6 @@ import argparse
 import json
 import signal
 import sys
-import tomllib
 from pathlib import Path
 
 EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -20,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        from harness.errors import SuiteErrors
+        from harness.errors import InputError, SuiteErrors, clip
         from harness.registry import PluginError
         from harness.store import StoreError
 
@@ -30,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
             for error in errors.errors:
                 print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except (PluginError, StoreError) as error:
-            print(f"error: {error}", file=sys.stderr)
+        except (PluginError, StoreError, InputError) as error:
+            print(f"error: {clip(' '.join(str(error).split()), 1000)}", file=sys.stderr)
             return EXIT_BAD_INPUT
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM at any moment: start-up, validation, report
         print("Interrupted: rerun the same command to resume (finished runs are kept).", file=sys.stderr)
@@ -48,8 +47,27 @@ def honour_interrupts() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags end in one line (not the usage block) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _workers(text: str) -> int:
+    from harness.config import MAX_WORKERS
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1..{MAX_WORKERS}, got {text[:20]!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Benchmark RL algorithms against SB3 baselines.")
+    parser = _Parser(prog="harness", description="Benchmark RL algorithms against SB3 baselines.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     plugins = commands.add_parser("plugins", help="list installed plugins")
@@ -75,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a suite (resumes; skips finished runs)")
     run.add_argument("suite", type=Path)
-    run.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    run.add_argument("--workers", type=_workers, default=None, help="parallel runs (default: CPU cores)")
     run.add_argument("--executor", default=None, help="executor plugin (default: the suite's, else local)")
     run.add_argument("--address", default=None, help="cluster address for the ray executor")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
@@ -166,10 +184,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.suite import load_suite
 
     suite = load_suite(args.suite, default_registry())  # a bad suite is rejected before any executor starts
+    if not args.no_report:
+        from harness.report.paths import check_out_root
+
+        check_out_root(args.out, suite.name)  # a bad --out fails now, not after the runs
     options = {"address": args.address} if args.address else {}
     _prestart_executor(args, options)
     from harness.runner import run_suite
-    from harness.summary import failure_lines, summarize, summary_table
+    from harness.summary import failure_lines, outcome_line, summarize, summary_table
     from harness.tracking import Tracker, browse_hint
 
     outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
@@ -181,10 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(soft_wrap=True, highlight=False)
     tracker = Tracker(outcome.tracking_uri)
     console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite)))
-    failed = len(outcome.failed)
-    total = len(outcome.suite.runs)
-    console.print(f"{total - failed} of {total} runs finished ({outcome.skipped} from earlier), {failed} failed.")
-    for line in failure_lines(tracker, outcome):
+    console.print(outcome_line(len(outcome.suite.runs), outcome.skipped, len(outcome.finished), outcome.failed))
+    failures = failure_lines(tracker, outcome)
+    for line in failures:
         console.print("  " + line, markup=False)
     if not args.no_report and not outcome.interrupted:
         path = _build_report(outcome.suite.name, outcome.tracking_uri, args.out, outcome.suite)
@@ -194,7 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if outcome.interrupted:
         console.print("Interrupted: rerun the same command to resume (finished runs are kept).")
         return EXIT_INTERRUPTED
-    return EXIT_FAILED_RUNS if failed else 0
+    return EXIT_FAILED_RUNS if failures else 0
 
 
 def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
@@ -203,18 +224,21 @@ def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
     The executor and worker count are read from the raw TOML; anything wrong there is left
     for validation to report properly.
     """
+    from harness.config import MAX_WORKERS, load_toml
+    from harness.errors import SuiteErrors
     from harness.registry import PluginError, default_registry
 
     try:
-        raw = tomllib.loads(Path(args.suite).read_text())
+        raw = load_toml(args.suite)
         name = args.executor or raw.get("executor", "local")
         executor_class = default_registry().get("executor", str(name)).load()
-    except (OSError, ValueError, ImportError, PluginError):  # validation names the problem properly
+    except (SuiteErrors, ImportError, PluginError):  # validation names the problem properly
         return
     workers = args.workers or raw.get("workers")
     prestart = getattr(executor_class, "prestart", None)
     if prestart is not None:
-        prestart(workers if isinstance(workers, int) and workers > 0 else None, **options)
+        valid = type(workers) is int and 0 < workers <= MAX_WORKERS  # anything else: validation says so
+        prestart(workers if valid else None, **options)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -223,6 +247,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.registry import default_registry
+    from harness.report.paths import check_out_root
     from harness.store import check_tracking_uri
     from harness.suite import load_suite
     from harness.tracking import resolve_tracking_uri
@@ -234,6 +259,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     name = args.experiment or suite.name
     uri = resolve_tracking_uri(args.tracking_uri)
     check_tracking_uri(uri)
+    check_out_root(args.out, name)
     path = _build_report(name, uri, args.out, suite)
     print(f"Report: {path / 'index.md'} and {path / 'report.html'}")
     return 0

@@ -15,32 +15,40 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveFloat,
-    PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from harness.errors import ConfigError, SuiteErrors
+from harness.errors import ConfigError, SuiteErrors, short
 
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 MAX_SEED = 2**30 - 1
+#: Upper bounds: beyond these a suite is a typo, not a plan (each error message states its limit).
+MAX_BUDGET = 10**10
+MAX_SEEDS = 1_000
+MAX_EPISODES = 10_000
+MAX_WORKERS = 1_024
+MAX_TIMEOUT = 30 * 24 * 3600.0
+MAX_RUNS = 100_000
 
 Label = Annotated[str, Field(pattern=SAFE_NAME)]
+Budget = Annotated[int, Field(gt=0, le=MAX_BUDGET)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No coercion (``"1000"`` and ``true`` are not numbers), no NaN/inf, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Evaluation(Strict):
     """The evaluation protocol: recorded with every run, never pooled across."""
 
-    every: PositiveInt = 10_000
+    every: Budget = 10_000
     """Evaluate every this many environment steps (and always at the end)."""
-    episodes: PositiveInt = 10
+    episodes: Annotated[int, Field(gt=0, le=MAX_EPISODES)] = 10
     """Episodes per evaluation, each from its own evaluation seed."""
     deterministic: bool = True
     """Act greedily/with the mean action during evaluation."""
@@ -72,7 +80,7 @@ class EnvironmentEntry(Strict):
     name: str
     label: Label | None = None
     kwargs: dict[str, Any] = {}
-    budget: PositiveInt | None = None
+    budget: Budget | None = None
     """Environment steps per run here; overrides the suite budget."""
 
     @property
@@ -96,15 +104,15 @@ class ShapingEntry(Strict):
 class SuiteConfig(Strict):
     name: Annotated[str, Field(pattern=SAFE_NAME)]
     description: str = ""
-    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | PositiveInt
+    seeds: list[int]
     """A list of seeds, or a count ``n`` meaning seeds ``0..n-1``."""
-    budget: PositiveInt
-    """Environment steps per run."""
+    budget: Budget
+    """Environment steps per run (a minimum for algorithms that train in whole rollouts)."""
     evaluation: Evaluation = Evaluation()
     device: str = "auto"
-    timeout: PositiveFloat | None = None
+    timeout: Annotated[float, Field(gt=0, le=MAX_TIMEOUT)] | None = None
     """Seconds a run may take before it is stopped and marked FAILED."""
-    workers: PositiveInt | None = None
+    workers: Annotated[int, Field(gt=0, le=MAX_WORKERS)] | None = None
     executor: str = "local"
     baseline: str | None = None
     """Label of the algorithm every other one is compared against."""
@@ -114,16 +122,24 @@ class SuiteConfig(Strict):
     environments: list[EnvironmentEntry] = Field(min_length=1)
     shapers: list[ShapingEntry] = [ShapingEntry(label="none")]
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
-    def _seed_list(cls, value: list[int] | int) -> list[int]:
-        if isinstance(value, int):
+    def _seed_list(cls, value: Any) -> list[int]:
+        """A count ``n`` -> ``[0..n-1]``; a list is checked seed by seed (one clear message, no union noise)."""
+        if _is_int(value):
+            if not 1 <= value <= MAX_SEEDS:
+                raise ValueError(f"a seed count must be 1..{MAX_SEEDS}")
             return list(range(value))
+        if not isinstance(value, list):
+            raise ValueError("expected a seed count or a list of seeds")
+        if not value or len(value) > MAX_SEEDS:
+            raise ValueError(f"a list of 1..{MAX_SEEDS} seeds is needed")
+        bad = [s for s in value if not (_is_int(s) and 0 <= s <= MAX_SEED)]
+        if bad:
+            raise ValueError(f"seeds must be integers 0..{MAX_SEED}, not {short(bad[0])}")
         duplicates = sorted({s for s in value if value.count(s) > 1})
         if duplicates:
-            raise ValueError(f"duplicate seeds {duplicates}")
-        if not value:
-            raise ValueError("at least one seed is needed")
+            raise ValueError(f"duplicate seeds {short(duplicates)}")
         return value
 
     @field_validator("device")
@@ -146,15 +162,30 @@ class SuiteConfig(Strict):
         return self
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def load_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, turning every failure into a one-line ConfigError."""
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise SuiteErrors([ConfigError(path, "", "file not found")]) from None
+        message = "file not found"
+    except IsADirectoryError:
+        message = "is a directory, not a suite file"
+    except PermissionError:
+        message = "permission denied: cannot read the file"
+    except OSError as error:
+        message = f"cannot read the file: {error.strerror or type(error).__name__}"
+    except UnicodeDecodeError as error:
+        message = f"not UTF-8 text (byte {error.start}); TOML files are UTF-8"
+    except RecursionError:
+        message = "invalid TOML: nested too deeply"
     except tomllib.TOMLDecodeError as error:
-        raise SuiteErrors([ConfigError(path, "", f"invalid TOML: {error}")]) from None
+        message = f"invalid TOML: {error}"
+    raise SuiteErrors([ConfigError(path, "", message)])
 
 
 def parse_suite(path: Path) -> SuiteConfig:
@@ -164,21 +195,26 @@ def parse_suite(path: Path) -> SuiteConfig:
         return SuiteConfig.model_validate(data)
     except ValidationError as error:
         raise SuiteErrors([_config_error(path, e) for e in error.errors()]) from None
+    except RecursionError:  # nesting TOML parsed but pydantic cannot walk
+        raise SuiteErrors([ConfigError(path, "", "nested too deeply")]) from None
 
 
 def _config_error(path: Path, error: Any) -> ConfigError:
+    """One pydantic error -> one short line: the key, a plain message, the offending value cut short."""
     loc = error["loc"]
     key = format_loc(loc)
     if error["type"] == "extra_forbidden":
         allowed = ", ".join(_allowed_keys(loc[:-1]))
-        return ConfigError(path, key, f"unknown key {loc[-1]!r} (allowed: {allowed})")
+        return ConfigError(path, key, f"unknown key {short(loc[-1])} (allowed: {allowed})")
     if error["type"] == "missing":
         return ConfigError(path, key, "required key is missing")
     if error["type"] == "string_pattern_mismatch":
         message = "must be 1-100 letters, digits, '_', '.' or '-', starting with a letter or digit"
-        return ConfigError(path, key, f"{message} (got {error.get('input')!r})")
+        return ConfigError(path, key, f"{message} (got {short(error.get('input'))})")
     message = error["msg"].removeprefix("Value error, ")
-    return ConfigError(path, key, f"{message} (got {error.get('input')!r})")
+    if not loc:  # a whole-suite check: its input is the whole file
+        return ConfigError(path, key, message)
+    return ConfigError(path, key, f"{message} (got {short(error.get('input'))})")
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:
@@ -187,8 +223,6 @@ def format_loc(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("list[int]", "int", "constrained-int", "function-after[_seed_list(), union[list[int],int]]"):
-            continue
         else:
             out += f".{part}" if out else str(part)
     return out

@@ -92,6 +92,8 @@ ERROR = _tag("error", WORKER, "one-line error of a FAILED or KILLED run (traceba
 OWNER_HOST = _tag("owner_host", WORKER, "host of the `harness run` that claimed the run (docs/stores.md)")
 OWNER_PID = _tag("owner_pid", WORKER, "pid of the `harness run` that claimed the run")
 HEARTBEAT = _tag("heartbeat", WORKER, "Unix time the claiming process last said it still holds the run")
+STEPS_TRAINED = _tag("steps_trained", WORKER, "environment steps actually trained (may pass the budget by up to one "
+                     "rollout; on FINISHED runs)")
 
 # --- REPORT: the run holding a report's artifacts -----------------------------------------------
 KIND = _tag("kind", REPORT, "`report` on the run that stores a report (it has no `run_key`)")

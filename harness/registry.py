@@ -14,6 +14,7 @@ import pluggy
 
 from harness import hookspecs
 from harness.api import AlgorithmSpec, EnvironmentSpec, ExecutorSpec, ReportSectionSpec, ShaperSpec, load_object
+from harness.errors import short
 
 #: kind -> (hook name, spec class)
 KINDS: dict[str, tuple[str, type]] = {
@@ -207,10 +208,10 @@ class Registry:
 
 def unknown_name_message(kind: str, name: str, allowed: list[str]) -> str:
     """``unknown algorithm 'x'; did you mean 'y'? (allowed: ...)``."""
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5) if len(name) <= 200 else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
     shown = ", ".join(allowed[:30]) + (", ..." if len(allowed) > 30 else "")
-    return f"unknown {kind} {name!r}{hint} (allowed: {shown or 'none registered'})"
+    return f"unknown {kind} {short(name)}{hint} (allowed: {shown or 'none registered'})"
 
 
 def _provider(pm: pluggy.PluginManager, plugin: object) -> Provider:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.config import AlgorithmEntry, SuiteConfig, parse_suite
+from harness.config import MAX_RUNS, AlgorithmEntry, SuiteConfig, parse_suite
 from harness.errors import ConfigError, SuiteErrors
 from harness.params import ParamsError, build_params, params_dict, preset_overrides
 from harness.registry import PluginError, Registry
@@ -52,6 +52,8 @@ class _Checker:
 
     def expand(self) -> list[RunSpec]:
         cfg = self.config
+        if not self._check_size():
+            return []
         self._check_references()
         self._check_device()
         shapings = [(s.label, self._shaping(i)) for i, s in enumerate(cfg.shapers)]
@@ -71,6 +73,17 @@ class _Checker:
                     for seed in cfg.seeds:
                         runs.append(self._run_spec(entry, params, env, label, steps or [], seed))
         return runs
+
+    def _check_size(self) -> bool:
+        """Refuse a suite that would expand beyond MAX_RUNS runs, before building any of them."""
+        cfg = self.config
+        pairs = sum(len(cfg.environments) if a.environments is None else len(set(a.environments))
+                    for a in cfg.algorithms)
+        count = pairs * len(cfg.shapers) * len(cfg.seeds)
+        if count > MAX_RUNS:
+            self.error("", f"the suite expands to {count:,} runs (algorithms x environments x shapings x seeds); "
+                           f"the limit is {MAX_RUNS:,}")
+        return count <= MAX_RUNS
 
     def _run_spec(self, entry: AlgorithmEntry, params, env, shaping, steps, seed) -> RunSpec:
         cfg = self.config

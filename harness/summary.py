@@ -11,6 +11,7 @@ from scipy.stats import trim_mean
 
 from harness.layout import RUN_KEY
 from harness.suite import Suite
+from harness.tasks import INTERRUPTED
 from harness.tracking import Tracker, with_retry
 
 
@@ -68,6 +69,8 @@ def failure_lines(tracker: Tracker, outcome: Any) -> list[str]:
     titles = {spec.run_key: spec.title for spec in outcome.suite.runs}
     lines = []
     for key, message in outcome.failed.items():
+        if message == INTERRUPTED:  # counted in outcome_line, not a failure
+            continue
         run_id = outcome.run_ids.get(key)
         where = ""
         if run_id:
@@ -75,3 +78,20 @@ def failure_lines(tracker: Tracker, outcome: Any) -> list[str]:
             where = f" (run {run_id}; traceback: {artifacts.rstrip('/')}/error.txt)"
         lines.append(f"failed: {titles[key]}: {message}{where}")
     return lines
+
+
+def outcome_line(total: int, skipped: int, finished: int, failures: dict[str, str]) -> str:
+    """``"2 of 6 runs finished (0 from earlier), 0 failed, 1 interrupted, 3 not started."``
+
+    Counts what happened, not ``total - failed``: an interrupted suite does not claim its unstarted runs.
+    """
+    interrupted = sum(1 for message in failures.values() if message == INTERRUPTED)
+    failed = len(failures) - interrupted
+    done = skipped + finished
+    line = f"{done} of {total} runs finished ({skipped} from earlier), {failed} failed"
+    if interrupted:
+        line += f", {interrupted} interrupted"
+    not_started = total - done - len(failures)
+    if not_started > 0:
+        line += f", {not_started} not started"
+    return line + "."

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: The message of the ``failed`` event of a run stopped by Ctrl-C/SIGTERM (recorded KILLED, not FAILED).
+INTERRUPTED = "interrupted"
+
 
 @dataclass(frozen=True)
 class RunTask:

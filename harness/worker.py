@@ -22,7 +22,7 @@ from typing import Any
 from harness.api import StopTraining
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
-from harness.layout import DEVICE_RESOLVED, build_context, run_params, run_tags
+from harness.layout import DEVICE_RESOLVED, STEPS_TRAINED, build_context, run_params, run_tags
 from harness.params import build_params
 from harness.registry import Registry, default_registry, snapshot_registry
 from harness.seeding import resolve_device, seed_everything
@@ -52,12 +52,15 @@ class TrainingMonitor:
         self.next_eval = self.every
         self.next_check = min(self.CHECK_EVERY, self.every)
         self.start = time.perf_counter()
+        self.steps = 0
+        """Environment steps trained so far (the last step ``learn`` reported; may pass the budget)."""
         self.eval_seconds = 0.0
         self.last_report = 0.0
         self.failure: Exception | None = None
 
     def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
         """The stopping contract: on a failure, return ``False`` once, then raise :class:`StopTraining`."""
+        self.steps = step
         if self.failure is None:
             try:
                 if metrics:
@@ -243,6 +246,7 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     monitor.evaluation(0)
     monitor.learn(agent)
     final = monitor.evaluation(spec.budget)
+    logger.tags({STEPS_TRAINED: monitor.steps})
     monitor._drain_episodes()
     logger.metric("sys/peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, spec.budget)
     eval_env.close()

@@ -65,7 +65,8 @@ def build_report(experiment: str, tracking_uri: str, out_root: Path = Path("repo
 def _write_csvs(target: Path, scored: Scored, tables: Tables) -> None:
     folder = target / "tables"
     folder.mkdir()
-    columns = ["run_id", *IDENTITY, "env", "status", "final", "auc", "steps_to_threshold", "wall_time", "sps"]
+    columns = ["run_id", *IDENTITY, "env", "status", "budget", "steps_trained", "final", "auc", "steps_to_threshold",
+               "wall_time", "sps"]
     frames = {"runs": scored.runs[columns], "configurations": tables.configurations,
               "comparisons": tables.comparisons, "normalisation": tables.normalisation,
               "aggregates": tables.aggregates, "issues": scored.issues}

@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness import layout
+from harness.errors import InputError, short
 
 #: MLflow metric key -> column of ``RunData.curves``.
 CURVE_METRICS = {
@@ -35,7 +37,7 @@ CURVE_COLUMNS = ("run_id", "step", *CURVE_METRICS.values())
 log = logging.getLogger(__name__)
 
 
-class ExperimentNotFound(LookupError):
+class ExperimentNotFound(InputError, LookupError):
     """No MLflow experiment has the requested name."""
 
 
@@ -53,10 +55,13 @@ def load_runs(experiment: str, tracking_uri: str, fast: bool = True) -> RunData:
     """All active harness runs of ``experiment`` and their evaluation curves."""
     from mlflow.tracking import MlflowClient
 
+    store = sqlite_file(tracking_uri)
+    if store is not None and not store.is_file():  # opening it would create an empty store
+        raise ExperimentNotFound(f"no MLflow store at {store} (nothing has run there; check --tracking-uri)")
     client = MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
-        raise ExperimentNotFound(f"no MLflow experiment named {experiment!r} at {tracking_uri}")
+        raise ExperimentNotFound(f"no MLflow experiment named {short(experiment)} at {tracking_uri}")
     experiment_id = found.experiment_id
     frames = None
     if fast and tracking_uri.startswith("sqlite:"):
@@ -68,6 +73,14 @@ def load_runs(experiment: str, tracking_uri: str, fast: bool = True) -> RunData:
         frames = _load_client(client, experiment_id)
     runs, curves = frames
     return RunData(experiment, experiment_id, _tidy_runs(runs), _tidy_curves(curves, runs))
+
+
+def sqlite_file(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores and in-memory SQLite)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = tracking_uri.removeprefix("sqlite:///").split("?")[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def _load_sqlite(uri: str, experiment_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -154,7 +167,8 @@ def _tidy_runs(runs: pd.DataFrame) -> pd.DataFrame:
     for column in ("start_time", "end_time"):
         runs[column] = pd.to_numeric(runs[column], errors="coerce")
     runs["seed"] = pd.to_numeric(runs["seed"], errors="coerce").astype("Int64")
-    runs["budget"] = pd.to_numeric(runs["budget"], errors="coerce").astype("Int64")
+    for column in ("budget", "steps_trained"):
+        runs[column] = pd.to_numeric(runs[column], errors="coerce").astype("Int64")
     return runs.sort_values("run_id").reset_index(drop=True)
 
 

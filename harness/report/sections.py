@@ -36,11 +36,12 @@ def ci(low: object, high: object) -> str:
 def configuration_table(configs: pd.DataFrame) -> Table:
     columns = ["environment", "algorithm", "shaping", "seeds finished", "failed", "not scored",
                "IQM", "IQM 95% CI", "mean", "mean 95% CI", "median", "AUC", "steps to threshold (median)",
-               "seeds reaching it", "wall time (s, median)", "env steps/s (median)"]
+               "seeds reaching it", "wall time (s, median)", "env steps/s (median)", "budget",
+               "steps trained (median)"]
     rows = [[r.env_label, r.algorithm_label, r.shaping, str(r.finished), str(r.failed), str(r.not_scored),
              num(r.iqm), ci(r.iqm_low, r.iqm_high), num(r.mean), ci(r.mean_low, r.mean_high), num(r.median),
              num(r.auc), steps(r.steps_to_threshold), f"{r.seeds_reached}/{r.finished}",
-             num(r.wall_time), steps(r.sps)] for r in configs.itertuples()]
+             num(r.wall_time), steps(r.sps), steps(r.budget), steps(r.steps_trained)] for r in configs.itertuples()]
     return Table(columns, rows, "Final evaluation return (true, unshaped reward) per configuration")
 
 

@@ -79,6 +79,8 @@ def tags_of(run: FakeRun, suite: str) -> dict[str, str]:
     }
     if run.error:
         tags[layout.ERROR] = run.error
+    if run.status == "FINISHED":
+        tags[layout.STEPS_TRAINED] = str(run.budget)
     return {**tags, **run.extra_tags}
 
 

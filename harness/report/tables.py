@@ -62,9 +62,12 @@ def configurations(scored: Scored, reps: int = stats.REPS) -> pd.DataFrame:
             "seeds_reached": len(reached),
             "wall_time": float(runs["wall_time"].median()),
             "sps": float(runs["sps"].median()),
+            "budget": float(runs["budget"].astype(float).median()),
+            "steps_trained": float(runs["steps_trained"].astype(float).median()),
         })
     table = pd.DataFrame(rows, columns=[*CONFIG, "iqm", "iqm_low", "iqm_high", "mean", "mean_low", "mean_high",
-                                        "median", "auc", "steps_to_threshold", "seeds_reached", "wall_time", "sps"])
+                                        "median", "auc", "steps_to_threshold", "seeds_reached", "wall_time", "sps",
+                                        "budget", "steps_trained"])
     table = counts.merge(table, on=CONFIG, how="left")
     table["seeds_reached"] = table["seeds_reached"].fillna(0).astype(int)
     return table.sort_values(CONFIG, kind="stable").reset_index(drop=True)

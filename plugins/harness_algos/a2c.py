@@ -20,16 +20,16 @@ from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_var
 
 @dataclass
 class Params(RolloutParams):
-    n_steps: int = param(5, "steps per environment in each rollout (the n of n-step returns)")
-    gae_lambda: float = param(1.0, "GAE lambda (1.0 gives n-step returns)")
+    n_steps: int = param(5, "steps per environment in each rollout (the n of n-step returns)", ge=1)
+    gae_lambda: float = param(1.0, "GAE lambda (1.0 gives n-step returns)", ge=0, le=1)
     optimizer: Literal["rmsprop", "adam"] = param("rmsprop", "optimiser")
-    learning_rate: float = param(7e-4, "learning rate")
+    learning_rate: float = param(7e-4, "learning rate", gt=0)
     anneal_lr: bool = param(False, "decay the learning rate linearly to 0 over the budget")
-    rms_alpha: float = param(0.99, "RMSprop smoothing constant")
-    eps: float = param(1e-5, "optimiser epsilon")
-    ent_coef: float = param(0.0, "entropy bonus coefficient")
-    vf_coef: float = param(0.5, "value loss coefficient")
-    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)")
+    rms_alpha: float = param(0.99, "RMSprop smoothing constant", ge=0, le=1)
+    eps: float = param(1e-5, "optimiser epsilon", gt=0)
+    ent_coef: float = param(0.0, "entropy bonus coefficient", ge=0)
+    vf_coef: float = param(0.5, "value loss coefficient", ge=0)
+    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)", gt=0)
     normalize_advantage: bool = param(False, "standardise advantages over each rollout")
 
 

@@ -24,9 +24,9 @@ LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 CHECKPOINT = "agent.pt"
 
 
-def param(default: Any, doc: str) -> Any:
-    """A dataclass field with its documentation (read by ``harness.params.field_docs``)."""
-    return field(default=default, metadata={"doc": doc})
+def param(default: Any, doc: str, **bounds: float) -> Any:
+    """A dataclass field with its documentation and range (``gt``/``ge``/``lt``/``le``, enforced by harness)."""
+    return field(default=default, metadata={"doc": doc, **bounds})
 
 
 # --- networks ---------------------------------------------------------------

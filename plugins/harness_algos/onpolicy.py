@@ -48,10 +48,10 @@ class NetParams:
 class RolloutParams(NetParams):
     """Options of agents that learn from fixed-length vectorised rollouts."""
 
-    n_envs: int = param(8, "parallel training environments (one SyncVectorEnv)")
-    n_steps: int = param(32, "steps per environment in each rollout")
-    gamma: float = param(0.99, "discount factor")
-    gae_lambda: float = param(0.95, "GAE lambda (1.0 gives n-step returns)")
+    n_envs: int = param(8, "parallel training environments (one SyncVectorEnv)", ge=1)
+    n_steps: int = param(32, "steps per environment in each rollout", ge=1)
+    gamma: float = param(0.99, "discount factor", ge=0, le=1)
+    gae_lambda: float = param(0.95, "GAE lambda (1.0 gives n-step returns)", ge=0, le=1)
     scale_rewards: bool = param(False, "divide rewards by the running std of the discounted return")
 
 

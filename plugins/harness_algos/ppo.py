@@ -27,19 +27,19 @@ from harness_algos.onpolicy import (
 
 @dataclass
 class Params(RolloutParams):
-    learning_rate: float = param(3e-4, "Adam learning rate")
+    learning_rate: float = param(3e-4, "Adam learning rate", gt=0)
     anneal_lr: bool = param(False, "decay the learning rate linearly to 0 over the budget")
-    adam_eps: float = param(1e-5, "Adam epsilon")
-    n_epochs: int = param(10, "passes over each rollout")
-    batch_size: int = param(256, "minibatch size (rows of n_steps * n_envs)")
-    clip_range: float = param(0.2, "policy ratio clip range epsilon")
+    adam_eps: float = param(1e-5, "Adam epsilon", gt=0)
+    n_epochs: int = param(10, "passes over each rollout", ge=1)
+    batch_size: int = param(256, "minibatch size (rows of n_steps * n_envs)", ge=1)
+    clip_range: float = param(0.2, "policy ratio clip range epsilon", gt=0)
     anneal_clip: bool = param(False, "decay the clip range linearly to 0 over the budget")
-    clip_value: float | None = param(None, "value clipping range around the rollout's values (None: off)")
-    ent_coef: float = param(0.0, "entropy bonus coefficient")
-    vf_coef: float = param(0.5, "value loss coefficient")
-    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)")
+    clip_value: float | None = param(None, "value clipping range around the rollout's values (None: off)", gt=0)
+    ent_coef: float = param(0.0, "entropy bonus coefficient", ge=0)
+    vf_coef: float = param(0.5, "value loss coefficient", ge=0)
+    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)", gt=0)
     normalize_advantage: bool = param(True, "standardise advantages over each rollout")
-    target_kl: float | None = param(None, "stop the epochs of an update once approx KL exceeds this")
+    target_kl: float | None = param(None, "stop the epochs of an update once approx KL exceeds this", gt=0)
 
 
 # rl-zoo3 hyperparams/ppo.yml; its `normalize: true` (VecNormalize) = normalize_obs + scale_rewards.

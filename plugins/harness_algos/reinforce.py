@@ -22,12 +22,12 @@ from harness_algos.onpolicy import Agent, NetParams, explained_variance
 
 @dataclass
 class Params(NetParams):
-    n_envs: int = param(8, "environments = complete episodes per update")
-    gamma: float = param(0.99, "discount factor")
-    learning_rate: float = param(1e-3, "Adam learning rate (policy and baseline)")
-    ent_coef: float = param(0.0, "entropy bonus coefficient")
-    vf_coef: float = param(0.5, "baseline (value) loss coefficient")
-    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)")
+    n_envs: int = param(8, "environments = complete episodes per update", ge=1)
+    gamma: float = param(0.99, "discount factor", ge=0, le=1)
+    learning_rate: float = param(1e-3, "Adam learning rate (policy and baseline)", gt=0)
+    ent_coef: float = param(0.0, "entropy bonus coefficient", ge=0)
+    vf_coef: float = param(0.5, "baseline (value) loss coefficient", ge=0)
+    max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)", gt=0)
     normalize_advantage: bool = param(True, "standardise returns-minus-baseline over each batch")
 
 

@@ -23,17 +23,17 @@ from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_var
 
 @dataclass
 class Params(RolloutParams):
-    n_envs: int = param(2, "parallel training environments (one SyncVectorEnv)")
-    n_steps: int = param(1024, "steps per environment in each rollout")
-    max_kl: float = param(0.01, "trust region: KL(old || new) limit of one policy step")
-    cg_iters: int = param(15, "conjugate gradient iterations")
-    cg_damping: float = param(0.1, "damping added to the Fisher-vector products")
-    line_search_shrink: float = param(0.8, "step shrink factor of the backtracking line search")
-    line_search_iters: int = param(10, "maximum backtracking steps")
+    n_envs: int = param(2, "parallel training environments (one SyncVectorEnv)", ge=1)
+    n_steps: int = param(1024, "steps per environment in each rollout", ge=1)
+    max_kl: float = param(0.01, "trust region: KL(old || new) limit of one policy step", gt=0)
+    cg_iters: int = param(15, "conjugate gradient iterations", ge=1)
+    cg_damping: float = param(0.1, "damping added to the Fisher-vector products", ge=0)
+    line_search_shrink: float = param(0.8, "step shrink factor of the backtracking line search", gt=0, lt=1)
+    line_search_iters: int = param(10, "maximum backtracking steps", ge=1)
     normalize_advantage: bool = param(True, "standardise advantages over each rollout")
-    learning_rate: float = param(1e-3, "Adam learning rate of the value function")
-    n_critic_updates: int = param(10, "value-function epochs per rollout")
-    batch_size: int = param(128, "value-function minibatch size")
+    learning_rate: float = param(1e-3, "Adam learning rate of the value function", gt=0)
+    n_critic_updates: int = param(10, "value-function epochs per rollout", ge=1)
+    batch_size: int = param(128, "value-function minibatch size", ge=1)
 
 
 # rl-zoo3 hyperparams/trpo.yml (sb3-contrib TRPO); `normalize: true` = normalize_obs + scale_rewards.

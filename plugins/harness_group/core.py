@@ -31,26 +31,26 @@ from harness_group.rollout import Episodes, collect_groups
 TICK = 500
 
 
-def doc(default: Any, text: str) -> Any:
-    """A dataclass field with its documentation (read by harness for help and MLflow)."""
-    return field(default=default, metadata={"doc": text})
+def doc(default: Any, text: str, **bounds: float) -> Any:
+    """A dataclass field with its documentation and range (``gt``/``ge``/``lt``/``le``, enforced by harness)."""
+    return field(default=default, metadata={"doc": text, **bounds})
 
 
 @dataclass
 class GroupParams:
     """Hyperparameters every group-relative variant shares."""
 
-    prompts_per_batch: int = doc(8, "B: prompts (reset seeds) per update")
-    group_size: int = doc(8, "G: episodes sampled from each prompt's initial state")
-    learning_rate: float = doc(1e-3, "Adam step size")
-    update_epochs: int = doc(4, "passes over each batch")
-    minibatches: int = doc(4, "minibatches per pass (split by episode, never inside one)")
-    max_grad_norm: float = doc(0.5, "global gradient-norm clip")
-    adv_eps: float = doc(1e-4, "eps in (R - mean) / (std + eps)")
+    prompts_per_batch: int = doc(8, "B: prompts (reset seeds) per update", ge=1)
+    group_size: int = doc(8, "G: episodes sampled from each prompt's initial state", ge=1)
+    learning_rate: float = doc(1e-3, "Adam step size", gt=0)
+    update_epochs: int = doc(4, "passes over each batch", ge=1)
+    minibatches: int = doc(4, "minibatches per pass (split by episode, never inside one)", ge=1)
+    max_grad_norm: float = doc(0.5, "global gradient-norm clip", gt=0)
+    adv_eps: float = doc(1e-4, "eps in (R - mean) / (std + eps)", gt=0)
     scale_by_std: bool = doc(True, "divide by the group std (False: only subtract the group mean)")
-    ent_coef: float = doc(0.0, "entropy bonus coefficient (0 = none, as in the papers)")
+    ent_coef: float = doc(0.0, "entropy bonus coefficient (0 = none, as in the papers)", ge=0)
     policy: Literal["auto", "mlp", "gru"] = doc("auto", "network: gru for token-matrix observations, else mlp")
-    hidden: int = doc(64, "hidden units per layer")
+    hidden: int = doc(64, "hidden units per layer", ge=1)
 
 
 @dataclass

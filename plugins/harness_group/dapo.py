@@ -14,13 +14,13 @@ from harness_group.presets import group_presets
 
 @dataclass
 class Params(GroupParams):
-    eps_low: float = doc(0.2, "lower clip: ratio >= 1 - eps_low for negative advantages (DAPO: 0.2)")
-    eps_high: float = doc(0.28, "upper clip: ratio <= 1 + eps_high for positive advantages (DAPO: 0.28; seed 000 quotes 0.8)")
+    eps_low: float = doc(0.2, "lower clip: ratio >= 1 - eps_low for negative advantages (DAPO: 0.2)", gt=0)
+    eps_high: float = doc(0.28, "upper clip: ratio <= 1 + eps_high for positive advantages (DAPO: 0.28; seed 000 quotes 0.8)", gt=0)
     dynamic_sampling: bool = doc(True, "drop groups whose scores are all equal and sample more prompts")
-    max_resamples: int = doc(3, "extra rounds of B prompts dynamic sampling may draw per batch")
+    max_resamples: int = doc(3, "extra rounds of B prompts dynamic sampling may draw per batch", ge=0)
     overlong_buffer: float = doc(0.2, "L_cache as a fraction of the env's step limit: the penalty ramps from 0 to -1 over "
-                                      "the last max(1, round(fraction * limit)) steps (DAPO: 4096 of 20480 = 0.2; 0 = off)")
-    overlong_factor: float = doc(1.0, "weight of the overlong penalty added to the episode score")
+                                      "the last max(1, round(fraction * limit)) steps (DAPO: 4096 of 20480 = 0.2; 0 = off)", ge=0, le=1)
+    overlong_factor: float = doc(1.0, "weight of the overlong penalty added to the episode score", ge=0)
 
 
 presets = group_presets(dapo=True)

@@ -40,17 +40,17 @@ from harness_group.preferences import (
 
 @dataclass
 class Params:
-    beta: float = doc(0.1, "beta: strength of the implicit KL to the reference (DPO paper: 0.1)")
+    beta: float = doc(0.1, "beta: strength of the implicit KL to the reference (DPO paper: 0.1)", gt=0)
     reference: Literal["random", "gpg"] = doc("random", "reference policy: uniform random, or briefly GPG-trained")
-    reference_steps: int = doc(20_000, "env steps of GPG training for reference = gpg (counted in the budget)")
-    pairs_per_round: int = doc(32, "preference pairs collected per round")
-    updates_per_round: int = doc(16, "minibatch steps on the DPO loss per round")
-    batch_pairs: int = doc(64, "pairs per minibatch")
-    label_noise: float = doc(0.0, "probability of flipping a preference label")
-    learning_rate: float = doc(1e-3, "Adam step size")
-    max_grad_norm: float = doc(0.5, "global gradient-norm clip")
+    reference_steps: int = doc(20_000, "env steps of GPG training for reference = gpg (counted in the budget)", ge=0)
+    pairs_per_round: int = doc(32, "preference pairs collected per round", ge=1)
+    updates_per_round: int = doc(16, "minibatch steps on the DPO loss per round", ge=1)
+    batch_pairs: int = doc(64, "pairs per minibatch", ge=1)
+    label_noise: float = doc(0.0, "probability of flipping a preference label", ge=0, le=1)
+    learning_rate: float = doc(1e-3, "Adam step size", gt=0)
+    max_grad_norm: float = doc(0.5, "global gradient-norm clip", gt=0)
     policy: Literal["auto", "mlp", "gru"] = doc("auto", "network: gru for token-matrix observations, else mlp")
-    hidden: int = doc(64, "hidden units per layer")
+    hidden: int = doc(64, "hidden units per layer", ge=1)
 
 
 presets = {"paper": {"*": {}}, "tuned": {"*": {}}}

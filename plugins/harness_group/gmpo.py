@@ -14,8 +14,8 @@ from harness_group.presets import group_presets
 
 @dataclass
 class Params(GroupParams):
-    eps_low: float = doc(0.4, "log-space lower clip: log ratio >= -eps_low (GMPO paper: 0.4)")
-    eps_high: float = doc(0.4, "log-space upper clip: log ratio <= eps_high (GMPO paper: 0.4)")
+    eps_low: float = doc(0.4, "log-space lower clip: log ratio >= -eps_low (GMPO paper: 0.4)", gt=0)
+    eps_high: float = doc(0.4, "log-space upper clip: log ratio <= eps_high (GMPO paper: 0.4)", gt=0)
 
 
 presets = group_presets()

@@ -14,8 +14,8 @@ from harness_group.presets import group_presets
 
 @dataclass
 class Params(GroupParams):
-    update_epochs: int = doc(1, "passes over each batch (1: the gradient stays on-policy)")
-    minibatches: int = doc(1, "minibatches per pass")
+    update_epochs: int = doc(1, "passes over each batch (1: the gradient stays on-policy)", ge=1)
+    minibatches: int = doc(1, "minibatches per pass", ge=1)
     valid_group_rescale: bool = doc(True, "GPG's alpha: scale the loss by E / (episodes with a nonzero advantage)")
 
 

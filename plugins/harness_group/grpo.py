@@ -14,9 +14,9 @@ from harness_group.presets import group_presets
 
 @dataclass
 class Params(GroupParams):
-    clip_eps: float = doc(0.2, "epsilon of the clipped ratio [1-eps, 1+eps]")
-    kl_coef: float = doc(0.04, "beta: weight of the k3 KL to the frozen reference policy (DeepSeekMath: 0.04)")
-    ref_update_every: int = doc(0, "copy the policy into the reference every this many updates (0 = never)")
+    clip_eps: float = doc(0.2, "epsilon of the clipped ratio [1-eps, 1+eps]", gt=0)
+    kl_coef: float = doc(0.04, "beta: weight of the k3 KL to the frozen reference policy (DeepSeekMath: 0.04)", ge=0)
+    ref_update_every: int = doc(0, "copy the policy into the reference every this many updates (0 = never)", ge=0)
 
 
 presets = group_presets()

@@ -14,8 +14,8 @@ from harness_group.presets import group_presets
 
 @dataclass
 class Params(GroupParams):
-    eps_low: float = doc(3e-4, "lower clip of the sequence ratio (GSPO paper: 3e-4)")
-    eps_high: float = doc(4e-4, "upper clip of the sequence ratio (GSPO paper: 4e-4)")
+    eps_low: float = doc(3e-4, "lower clip of the sequence ratio (GSPO paper: 3e-4)", gt=0)
+    eps_high: float = doc(4e-4, "upper clip of the sequence ratio (GSPO paper: 4e-4)", gt=0)
 
 
 presets = group_presets()

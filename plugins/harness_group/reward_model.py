@@ -28,13 +28,13 @@ CACHE: dict[str, RewardModel] = {}
 
 @dataclass
 class Params:
-    n_pairs: int = field(default=500, metadata={"doc": "preference pairs (two episodes from one reset seed) to fit on"})
-    label_noise: float = field(default=0.0, metadata={"doc": "probability of flipping a non-tied preference label"})
-    hidden: int = field(default=64, metadata={"doc": "hidden units of the two-layer reward network"})
-    train_steps: int = field(default=300, metadata={"doc": "Adam steps on the Bradley-Terry loss"})
-    batch_pairs: int = field(default=64, metadata={"doc": "preference pairs per Adam step"})
-    learning_rate: float = field(default=3e-3, metadata={"doc": "Adam step size"})
-    seed: int = field(default=0, metadata={"doc": "seed of the pair collection and the fit (not the run seed)"})
+    n_pairs: int = field(default=500, metadata={"doc": "preference pairs (two episodes from one reset seed) to fit on", "ge": 1})
+    label_noise: float = field(default=0.0, metadata={"doc": "probability of flipping a non-tied preference label", "ge": 0, "le": 1})
+    hidden: int = field(default=64, metadata={"doc": "hidden units of the two-layer reward network", "ge": 1})
+    train_steps: int = field(default=300, metadata={"doc": "Adam steps on the Bradley-Terry loss", "ge": 1})
+    batch_pairs: int = field(default=64, metadata={"doc": "preference pairs per Adam step", "ge": 1})
+    learning_rate: float = field(default=3e-3, metadata={"doc": "Adam step size", "gt": 0})
+    seed: int = field(default=0, metadata={"doc": "seed of the pair collection and the fit (not the run seed)", "ge": 0})
     scale: float = field(default=1.0, metadata={"doc": "multiply the learned reward (RMS 1 on the training steps) by this"})
 
 

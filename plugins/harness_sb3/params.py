@@ -9,6 +9,8 @@ from dataclasses import field, fields
 from importlib import resources
 from typing import Any
 
+from harness.errors import short
+
 #: ``"lin_<start>"``: linear decay from ``start`` to 0 over training (rl-baselines3-zoo's notation).
 SCHEDULE = re.compile(r"^lin_([0-9.eE+-]+)$")
 #: Names accepted for ``policy_kwargs["activation_fn"]`` (case-insensitive, ``nn.`` prefix allowed).
@@ -73,9 +75,25 @@ DOCS: dict[str, str] = {
 }
 
 
-def doc(name: str) -> dict[str, str]:
-    """Field metadata holding the shared documentation of ``name``."""
-    return {"doc": DOCS[name]}
+_P, _POS, _NONNEG, _ONE = {"ge": 0, "le": 1}, {"gt": 0}, {"ge": 0}, {"ge": 1}
+#: Declared ranges by DOCS name (enforced by harness when a suite is validated); fields that may
+#: also be strings (learning_rate, clip_range, ...) are checked by ``SB3Params`` instead.
+RANGES: dict[str, dict[str, float]] = {
+    "n_envs": _ONE, "noise_std": _NONNEG, "gamma": _P, "batch_size": _ONE, "max_grad_norm": _POS,
+    "sde_sample_freq": {"ge": -1}, "n_steps": _ONE, "gae_lambda": _P, "ent_coef": _NONNEG, "vf_coef": _NONNEG,
+    "n_epochs": _ONE, "target_kl": _POS, "rms_prop_eps": _POS, "cg_max_steps": _ONE, "cg_damping": _NONNEG,
+    "line_search_shrinking_factor": {"gt": 0, "lt": 1}, "line_search_max_iter": _ONE, "n_critic_updates": _ONE,
+    "trpo_target_kl": _POS, "sub_sampling_factor": _ONE, "buffer_size": _ONE, "learning_starts": _NONNEG,
+    "tau": {"gt": 0, "le": 1}, "gradient_steps": {"ge": -1}, "target_update_interval": _ONE,
+    "exploration_fraction": _P, "exploration_initial_eps": _P, "exploration_final_eps": _P,
+    "sac_target_update_interval": _ONE, "policy_delay": _ONE, "target_policy_noise": _NONNEG,
+    "target_noise_clip": _NONNEG,
+}
+
+
+def doc(name: str) -> dict[str, Any]:
+    """Field metadata: the shared documentation of ``name`` and its declared range."""
+    return {"doc": DOCS[name], **RANGES.get(name, {})}
 
 
 def param(name: str, default: Any, doc_key: str | None = None) -> Any:
@@ -84,9 +102,13 @@ def param(name: str, default: Any, doc_key: str | None = None) -> Any:
 
 
 def check_schedule(name: str, value: Any) -> None:
-    """``value`` must be a number or ``"lin_<float>"``."""
-    if isinstance(value, str) and not SCHEDULE.match(value):
-        raise ValueError(f"{name}: expected a float or 'lin_<float>', got {value!r}")
+    """``value`` must be a positive number or ``"lin_<positive float>"``."""
+    match = SCHEDULE.match(value) if isinstance(value, str) else None
+    if isinstance(value, str) and not match:
+        raise ValueError(f"{name}: expected a float or 'lin_<float>', got {short(value)}")
+    start = float(match.group(1)) if match else value
+    if start is not None and not start > 0:  # also refuses NaN
+        raise ValueError(f"{name} must be > 0, got {short(value)}")
 
 
 def activation_name(value: str) -> str:

@@ -25,12 +25,6 @@ def check_finite(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
-def check_discount(name: str, value: float) -> None:
-    """Raise ValueError unless ``0 <= value <= 1``."""
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-
-
 def short_space(space: gym.Space) -> str:
     """``Box(8,)``, ``Discrete(4)``: a space without its (long) bounds."""
     if isinstance(space, gym.spaces.Box):

@@ -18,22 +18,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from harness_shaping._common import check_discount, check_finite
 
 
 @dataclass
 class Params:
-    gamma: float = field(default=0.99, metadata={"doc": "discount of the running return; use the agent's gamma"})
-    epsilon: float = field(default=1e-8, metadata={"doc": "added to the variance before the square root"})
-    clip: float = field(default=10.0, metadata={"doc": "normalised rewards are clipped to [-clip, clip]"})
-
-    def __post_init__(self) -> None:
-        check_discount("gamma", self.gamma)
-        check_finite("epsilon", self.epsilon)
-        if self.epsilon <= 0:
-            raise ValueError(f"epsilon must be > 0, got {self.epsilon!r}")
-        if not self.clip > 0:
-            raise ValueError(f"clip must be > 0, got {self.clip!r}")
+    gamma: float = field(default=0.99, metadata={"doc": "discount of the running return; use the agent's gamma", "ge": 0, "le": 1})
+    epsilon: float = field(default=1e-8, metadata={"doc": "added to the variance before the square root", "gt": 0})
+    clip: float = field(default=10.0, metadata={"doc": "normalised rewards are clipped to [-clip, clip]", "gt": 0})
 
 
 presets: dict[str, dict[str, Any]] = {"sb3": {"gamma": 0.99, "epsilon": 1e-8, "clip": 10.0}}

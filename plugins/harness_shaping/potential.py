@@ -27,7 +27,7 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from harness_shaping._common import check_discount, check_finite, describe_spaces, report_components, require_lunar_lander
+from harness_shaping._common import check_finite, describe_spaces, report_components, require_lunar_lander
 
 Potential = Callable[[np.ndarray], float]
 KINDS = ("lunar_lander", "negative_distance_to_goal", "linear")
@@ -38,7 +38,7 @@ class Params:
     potential: Literal["lunar_lander", "negative_distance_to_goal", "linear"] = field(
         default="lunar_lander", metadata={"doc": "which potential Phi(s): " + ", ".join(KINDS)}
     )
-    gamma: float = field(default=0.99, metadata={"doc": "discount in gamma*Phi(s') - Phi(s); use the agent's gamma"})
+    gamma: float = field(default=0.99, metadata={"doc": "discount in gamma*Phi(s') - Phi(s); use the agent's gamma", "ge": 0, "le": 1})
     scale: float = field(default=1.0, metadata={"doc": "factor on the potential"})
     weights: tuple[float, ...] = field(
         default=(), metadata={"doc": "per-observation-dimension weights (potential 'linear' only)"}
@@ -51,7 +51,6 @@ class Params:
     def __post_init__(self) -> None:
         if self.potential not in KINDS:
             raise ValueError(f"potential must be one of {', '.join(KINDS)}; got {self.potential!r}")
-        check_discount("gamma", self.gamma)
         check_finite("scale", self.scale)
         for w in self.weights:
             check_finite("weights", w)

@@ -21,12 +21,12 @@ CALLBACK_EVERY = 100
 
 @dataclass
 class TDParams:
-    gamma: float = field(default=0.99, metadata={"doc": "discount factor"})
-    alpha: float = field(default=0.5, metadata={"doc": "step size of the TD update"})
-    epsilon_start: float = field(default=1.0, metadata={"doc": "exploration rate at the first step"})
-    epsilon_end: float = field(default=0.0, metadata={"doc": "exploration rate once the decay is over"})
+    gamma: float = field(default=0.99, metadata={"doc": "discount factor", "ge": 0, "le": 1})
+    alpha: float = field(default=0.5, metadata={"doc": "step size of the TD update", "gt": 0, "le": 1})
+    epsilon_start: float = field(default=1.0, metadata={"doc": "exploration rate at the first step", "ge": 0, "le": 1})
+    epsilon_end: float = field(default=0.0, metadata={"doc": "exploration rate once the decay is over", "ge": 0, "le": 1})
     epsilon_decay: float = field(
-        default=0.5, metadata={"doc": "fraction of the budget over which epsilon falls linearly to epsilon_end"}
+        default=0.5, metadata={"doc": "fraction of the budget over which epsilon falls linearly to epsilon_end", "ge": 0, "le": 1}
     )
     q_init: float = field(default=0.0, metadata={"doc": "initial value of every Q(s, a)"})
 

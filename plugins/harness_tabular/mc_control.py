@@ -36,14 +36,14 @@ Transition = tuple[int, int, float]
 
 @dataclass
 class Params:
-    gamma: float = field(default=0.99, metadata={"doc": "discount factor"})
+    gamma: float = field(default=0.99, metadata={"doc": "discount factor", "ge": 0, "le": 1})
     alpha: float | None = field(
-        default=None, metadata={"doc": "constant step size; None averages all first-visit returns (1/N)"}
+        default=None, metadata={"doc": "constant step size; None averages all first-visit returns (1/N)", "gt": 0, "le": 1}
     )
-    epsilon_start: float = field(default=1.0, metadata={"doc": "exploration rate at the first step"})
-    epsilon_end: float = field(default=0.0, metadata={"doc": "exploration rate once the decay is over"})
+    epsilon_start: float = field(default=1.0, metadata={"doc": "exploration rate at the first step", "ge": 0, "le": 1})
+    epsilon_end: float = field(default=0.0, metadata={"doc": "exploration rate once the decay is over", "ge": 0, "le": 1})
     epsilon_decay: float = field(
-        default=0.5, metadata={"doc": "fraction of the budget over which epsilon falls linearly to epsilon_end"}
+        default=0.5, metadata={"doc": "fraction of the budget over which epsilon falls linearly to epsilon_end", "ge": 0, "le": 1}
     )
     q_init: float = field(default=0.0, metadata={"doc": "initial value of every Q(s, a)"})
     bootstrap_truncated: bool = field(

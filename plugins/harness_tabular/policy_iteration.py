@@ -27,13 +27,14 @@ from harness_tabular._dp import DPAgent, policy_values, q_values
 
 @dataclass
 class Params:
-    gamma: float = field(default=0.99, metadata={"doc": "discount factor; must be < 1 so every policy has a finite value"})
+    gamma: float = field(default=0.99, metadata={"doc": "discount factor; < 1, or a policy that never ends an episode has no finite value",
+                                                  "ge": 0, "lt": 1})
     evaluation: Literal["exact", "iterative"] = field(
         default="exact", metadata={"doc": "policy evaluation by a linear solve, or by sweeps until theta"}
     )
     theta: float = field(
         default=1e-8,
-        metadata={"doc": "iterative evaluation stops when no value changes more; actions this close to the best are ties"},
+        metadata={"doc": "iterative evaluation stops when no value changes more; actions this close to the best are ties", "gt": 0},
     )
 
 
@@ -51,9 +52,6 @@ class PolicyIterationAgent(DPAgent):
     algorithm = "policy_iteration"
 
     def __init__(self, params: Params, ctx: RunContext):
-        if not 0.0 <= params.gamma < 1.0:
-            raise ValueError(f"policy_iteration needs 0 <= gamma < 1 (got {params.gamma}): "
-                             "with gamma = 1 a policy that never ends an episode has no finite value")
         super().__init__(params, ctx)
         self.policy = np.zeros(self.n_states, dtype=np.int64)
 

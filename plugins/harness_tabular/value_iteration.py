@@ -20,8 +20,8 @@ from harness_tabular._dp import DPAgent, q_values
 
 @dataclass
 class Params:
-    gamma: float = field(default=0.99, metadata={"doc": "discount factor"})
-    theta: float = field(default=1e-8, metadata={"doc": "stop when no state value changes by more than this in a sweep"})
+    gamma: float = field(default=0.99, metadata={"doc": "discount factor", "ge": 0, "le": 1})
+    theta: float = field(default=1e-8, metadata={"doc": "stop when no state value changes by more than this in a sweep", "gt": 0})
 
 
 presets = {"default": {"*": {}}}
