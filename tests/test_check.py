@@ -61,8 +61,8 @@ def test_every_problem_is_one_line(make_registry):
         "algorithm sloppy ((not installed)): action_spaces ['Discret'] are not gymnasium spaces "
         "(allowed: Discrete, Box, MultiDiscrete, MultiBinary)",
         "algorithm sloppy ((not installed)): Params fields without a doc: width (field(..., metadata={'doc': ...}))",
-        "algorithm sloppy ((not installed)): preset 'zoo' for 'CartPole-v1': lr: Input should be a valid number, "
-        "unable to parse string as a number (got 'fast')",
+        "algorithm sloppy ((not installed)): preset 'zoo' for 'CartPole-v1': lr: Input should be a valid number "
+        "(got 'fast')",
         "algorithm sloppy ((not installed)): preset 'zoo' for 'Acrobot-v1': depth: unknown parameter 'depth' "
         "(allowed: lr, width)",
         "environment Gone-v0 ((not installed)): AttributeError: module 'tests.test_check' has no attribute 'nothing_here'",
