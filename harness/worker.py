@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.api import StopTraining
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
-from harness.evaluation import EvalResult, evaluate
+from harness.evaluation import EvalResult, evaluate, evaluation_envs
 from harness.layout import DEVICE_RESOLVED, STEPS_TRAINED, build_context, run_params, run_tags
 from harness.params import build_params
 from harness.registry import Registry, default_registry, snapshot_registry
@@ -233,12 +233,13 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     ctx = build_context(registry, spec.env, spec.seed, device, spec.env_kwargs, spec.shapers, episodes.append)
     agent = impl.make_agent(params, ctx)
 
-    eval_env = make_base_env(env_spec, spec.env_kwargs)
     seeds = eval_env_seeds(spec.seed, spec.evaluation["episodes"])
+    eval_envs = evaluation_envs(lambda: make_base_env(env_spec, spec.env_kwargs), agent, len(seeds),
+                                spec.evaluation["deterministic"])
     history: list[dict[str, Any]] = []
 
     def evaluate_now(step: int) -> EvalResult:
-        result = evaluate(agent, eval_env, seeds, spec.evaluation["deterministic"])
+        result = evaluate(agent, eval_envs, seeds, spec.evaluation["deterministic"])
         history.append({"step": step, "returns": result.returns.tolist(), "lengths": result.lengths.tolist()})
         return result
 
@@ -249,7 +250,8 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     logger.tags({STEPS_TRAINED: monitor.steps})
     monitor._drain_episodes()
     logger.metric("sys/peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, spec.budget)
-    eval_env.close()
+    for env in eval_envs:
+        env.close()
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
