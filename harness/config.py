@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -82,6 +82,8 @@ class EnvironmentEntry(Strict):
     kwargs: dict[str, Any] = {}
     budget: Budget | None = None
     """Environment steps per run here; overrides the suite budget."""
+    vector: Literal["auto", "envpool", "sync"] = "sync"
+    """Backend of native agents' vectorised training envs (see harness/vector.py)."""
 
     @property
     def key(self) -> str:

@@ -78,6 +78,7 @@ BASELINE = _tag("baseline", RUN, "label of the algorithm this run is compared ag
 BASELINE_SHAPING = _tag("baseline_shaping", RUN, "shaping of the baseline runs compared against")
 EVAL_PROTOCOL = _tag("eval_protocol", RUN, "evaluation protocol, e.g. `every=10000;episodes=10;deterministic`")
 DEVICE = _tag("device", RUN, "device asked for (`auto`, `cpu`, `cuda:0`, ...)")
+VECTOR = _tag("vector", RUN, "training-env backend asked for (`sync`, `envpool`, `auto`; docs/vector.md)")
 
 # --- COMMON: provenance of one `harness run` invocation -----------------------------------------
 VERSION = _tag("version", COMMON, "harness version")
@@ -88,6 +89,8 @@ PLUGIN_VERSIONS = _tag("plugin_versions", COMMON, "JSON: distribution -> version
 
 # --- WORKER: while or after the run executes ----------------------------------------------------
 DEVICE_RESOLVED = _tag("device_resolved", WORKER, "device the run actually used")
+VECTOR_RESOLVED = _tag("vector_resolved", WORKER, "training-env backend the run used")
+VECTOR_NOTE = _tag("vector_note", WORKER, "why the run used `sync` where a fast backend was asked (set only then)")
 ERROR = _tag("error", WORKER, "one-line error of a FAILED or KILLED run (traceback in `error.txt`)")
 OWNER_HOST = _tag("owner_host", WORKER, "host of the `harness run` that claimed the run (docs/stores.md)")
 OWNER_PID = _tag("owner_pid", WORKER, "pid of the `harness run` that claimed the run")
@@ -118,7 +121,7 @@ def run_tags(spec: RunSpec) -> dict[str, str]:
         ALGORITHM_LABEL: spec.algorithm_label, ENV: spec.env, ENV_LABEL: spec.env_label,
         SHAPING: spec.shaping, SEED: str(spec.seed), BUDGET: str(spec.budget),
         BASELINE: spec.baseline or "", BASELINE_SHAPING: spec.baseline_shaping or "",
-        EVAL_PROTOCOL: Evaluation(**spec.evaluation).describe(), DEVICE: spec.device,
+        EVAL_PROTOCOL: Evaluation(**spec.evaluation).describe(), DEVICE: spec.device, VECTOR: spec.vector,
     }
 
 
@@ -160,14 +163,18 @@ def run_params(spec: RunSpec) -> dict[str, Any]:
 
 def build_context(registry: Registry, env: str, seed: int, device: str, env_kwargs: dict[str, Any] | None = None,
                   shapers: list[dict[str, Any]] | None = None,
-                  on_episode: Callable[[dict[str, Any]], None] = lambda _: None) -> RunContext:
-    """The :class:`RunContext` an agent gets: shaped, seeded training envs; finished episodes go to ``on_episode``."""
+                  on_episode: Callable[[dict[str, Any]], None] = lambda _: None,
+                  vector_env: Callable[[int], Any] | None = None) -> RunContext:
+    """The :class:`RunContext` an agent gets: shaped, seeded training envs; finished episodes go to ``on_episode``.
+
+    ``vector_env``: a fast backend's ``n -> VectorEnv`` (see :func:`harness.vector.training_vector_env`).
+    """
     from harness.api import RunContext
     from harness.envs import resolve_env, train_env_seeds, training_env_factory
 
     make_env = training_env_factory(registry, resolve_env(registry, env), env_kwargs or {}, shapers or [],
                                     seed, on_episode)
-    return RunContext(env, seed, device, make_env, env_seeds=lambda n: train_env_seeds(seed, n))
+    return RunContext(env, seed, device, make_env, env_seeds=lambda n: train_env_seeds(seed, n), vector_env=vector_env)
 
 
 def tags_markdown() -> str:

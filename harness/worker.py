@@ -22,7 +22,15 @@ from typing import Any
 from harness.api import StopTraining
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate, evaluation_envs
-from harness.layout import DEVICE_RESOLVED, STEPS_TRAINED, build_context, run_params, run_tags
+from harness.layout import (
+    DEVICE_RESOLVED,
+    STEPS_TRAINED,
+    VECTOR_NOTE,
+    VECTOR_RESOLVED,
+    build_context,
+    run_params,
+    run_tags,
+)
 from harness.params import build_params
 from harness.registry import Registry, default_registry, snapshot_registry
 from harness.seeding import resolve_device, seed_everything
@@ -30,6 +38,7 @@ from harness.spec import RunSpec
 from harness.tasks import Event, RunTask
 from harness.store import bound_http_retries
 from harness.tracking import RunLogger, StoreUnavailable, fail_run, with_retry
+from harness.vector import training_vector_env
 
 
 class RunFailure(Exception):
@@ -230,7 +239,11 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     seed_everything(spec.seed)
 
     episodes: list[dict[str, Any]] = []
-    ctx = build_context(registry, spec.env, spec.seed, device, spec.env_kwargs, spec.shapers, episodes.append)
+    vector_env, backend, note = training_vector_env(spec.vector, env_spec, spec.env_kwargs, spec.shapers,
+                                                    spec.seed, episodes.append)
+    logger.tags({VECTOR_RESOLVED: backend, **({VECTOR_NOTE: note} if note else {})})
+    ctx = build_context(registry, spec.env, spec.seed, device, spec.env_kwargs, spec.shapers, episodes.append,
+                        vector_env)
     agent = impl.make_agent(params, ctx)
 
     seeds = eval_env_seeds(spec.seed, spec.evaluation["episodes"])
