@@ -4,7 +4,8 @@
 
 Columns: a bare ``gym.make`` env; the same env as a harness training env (true-reward
 tap + episode recorder, as ``ctx.make_env`` builds it); ``n`` envs in the in-process
-``SyncVectorEnv`` that ``ctx.make_vec_env`` gives; gymnasium's numpy-vectorised
+``SyncVectorEnv`` that ``ctx.make_vec_env`` gives; the same with ``vector = "envpool"``
+(when installed); gymnasium's numpy-vectorised
 implementation where one exists.  Actions are sampled before the clock starts, so
 this measures the environments (and wrappers), not the sampler.  Ratios are against
 the bare single env; each figure is the median over alternating time slices.
@@ -54,10 +55,13 @@ def harness_env(env_id: str) -> gym.Env:
     return ctx.make_env(0)
 
 
-def harness_vec_env(env_id: str, n: int) -> gym.vector.VectorEnv:
+def harness_vec_env(env_id: str, n: int, vector: str = "sync") -> gym.vector.VectorEnv | None:
     from harness.testing import make_context
+    from harness.vector import VERIFIED, installed
 
-    ctx, _ = make_context(env_id, seed=0)
+    if vector != "sync" and not (installed(vector) and env_id in VERIFIED[vector]):
+        return None
+    ctx, _ = make_context(env_id, seed=0, vector=vector)
     return ctx.make_vec_env(n)
 
 
@@ -74,6 +78,7 @@ def measure(env_id: str, n: int, native_n: int, seconds: float, rounds: int) -> 
         "single": (lambda: gym.make(env_id), False),
         "harness": (lambda: harness_env(env_id), False),
         f"sync x{n}": (lambda: harness_vec_env(env_id, n), True),
+        f"envpool x{n}": (lambda: harness_vec_env(env_id, n, "envpool"), True),
         f"native x{native_n}": (lambda: native_vec_env(env_id, native_n), True),
     }
     steppers = {}

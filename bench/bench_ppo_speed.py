@@ -122,12 +122,12 @@ def timed(obj: object, name: str, totals: dict[str, float]) -> None:
 
 
 def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dict,
-               breakdown: bool, lean_vec_env: bool) -> Result:
+               breakdown: bool, lean_vec_env: bool, vector: str = "sync") -> Result:
     from harness_algos import ppo
 
     params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, ENV), **overrides})
     seed_everything(seed)
-    ctx, _ = make_context(ENV, seed)
+    ctx, _ = make_context(ENV, seed, vector=vector)
     if lean_vec_env:
         ctx.make_vec_env = lambda n: LeanVecEnv([ctx.make_env(i) for i in range(n)])
     agent = ppo.make_agent(params, ctx)
@@ -142,9 +142,9 @@ def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dic
     timing = clock.result(agent.env_steps, 0.0)
     elapsed = agent.env_steps / timing.cpu_sps
     if breakdown:
-        print(f"  native learn(), seed {seed}, CPU time by phase:")
+        print(f"  native learn() on {vector}, seed {seed}, CPU time by phase:")
         parts = {
-            "env steps (vector env + harness wrappers + CartPole)": totals["step"],
+            "env steps (vector env + episode records + CartPole)": totals["step"],
             "rollout policy + bookkeeping": totals["collect"] - totals["step"],
             "advantages (GAE)": totals["batch"],
             "update (forward, backward, Adam)": totals["update"],
@@ -166,37 +166,43 @@ def main() -> None:
     parser.add_argument("--skip-sb3", action="store_true")
     parser.add_argument("--skip-native", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="time the phases of native learn()")
+    parser.add_argument("--vector", default="sync", help="native training-env backends, side by side: sync,envpool")
     parser.add_argument("--lean-vec-env", action="store_true",
                         help="experiment: give native PPO a lean vector env instead of SyncVectorEnv")
     args = parser.parse_args()
     single_threaded()  # one torch and one BLAS thread, as in a harness worker; for both sides alike
 
     missing = Result(np.nan, np.nan, np.nan)
-    sb3_runs, native_runs = [], []
+    sb3_runs: list[Result] = []
+    native_runs: dict[str, list[Result]] = {vector: [] for vector in args.vector.split(",")}
     for seed in (int(s) for s in args.seeds.split(",")):
         sb3 = missing if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
-        native = missing if args.skip_native else run_native(
-            seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown,
-            args.lean_vec_env)
         sb3_runs.append(sb3)
-        native_runs.append(native)
-        print(f"seed {seed}: SB3 {sb3.sps:7.0f} steps/s ({sb3.cpu_sps:7.0f} per CPU s) return {sb3.final_return:6.1f}"
-              f" | native {native.sps:7.0f} steps/s ({native.cpu_sps:7.0f} per CPU s) return "
-              f"{native.final_return:6.1f} | ratio {native.sps / sb3.sps:5.1f}x", flush=True)
-    report(args, np.array(sb3_runs), np.array(native_runs))
+        print(f"seed {seed}: SB3 {sb3.sps:7.0f} steps/s ({sb3.cpu_sps:7.0f} per CPU s) return {sb3.final_return:6.1f}")
+        for vector, runs in native_runs.items():
+            native = missing if args.skip_native else run_native(
+                seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown,
+                args.lean_vec_env, vector)
+            runs.append(native)
+            print(f"  native on {vector}: {native.sps:7.0f} steps/s ({native.cpu_sps:7.0f} per CPU s) return "
+                  f"{native.final_return:6.1f} | ratio {native.sps / sb3.sps:5.1f}x", flush=True)
+    report(args, np.array(sb3_runs), {vector: np.array(runs) for vector, runs in native_runs.items()})
 
 
-def report(args: argparse.Namespace, sb3: np.ndarray, native: np.ndarray) -> None:
-    """Markdown table of the means over seeds (rows of ``sb3``/``native``: Result fields)."""
+def report(args: argparse.Namespace, sb3: np.ndarray, natives: dict[str, np.ndarray]) -> None:
+    """Markdown table of the means over seeds (rows of ``sb3`` and of each backend's array: Result fields)."""
     print(f"\n{ENV}, {args.steps} env steps, seeds {args.seeds}, {args.episodes} deterministic eval episodes "
           f"per seed, native preset {args.preset!r}\n")
     print("| agent | env steps/s (wall) | env steps per CPU second | final return: mean (per seed) |")
     print("|---|---:|---:|---|")
-    for name, runs in (("SB3 PPO, rl-zoo3 preset", sb3), (f"native PPO, `{args.preset}` preset", native)):
+    rows = [("SB3 PPO, rl-zoo3 preset", sb3)]
+    rows += [(f"native PPO, `{args.preset}` preset, vector `{vector}`", runs) for vector, runs in natives.items()]
+    for name, runs in rows:
         per_seed = ", ".join(f"{r:.0f}" for r in runs[:, 2])
         print(f"| {name} | {runs[:, 0].mean():,.0f} | {runs[:, 1].mean():,.0f} | {runs[:, 2].mean():.1f} ({per_seed}) |")
-    print(f"| ratio native / SB3 | {native[:, 0].mean() / sb3[:, 0].mean():.1f}x | "
-          f"{native[:, 1].mean() / sb3[:, 1].mean():.1f}x | |")
+    for vector, native in natives.items():
+        print(f"| ratio native (`{vector}`) / SB3 | {native[:, 0].mean() / sb3[:, 0].mean():.1f}x | "
+              f"{native[:, 1].mean() / sb3[:, 1].mean():.1f}x | |")
 
 
 if __name__ == "__main__":

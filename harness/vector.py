@@ -105,13 +105,16 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
-    def __init__(self, env_id: str, n: int, seed: int, spaces: gym.Env, tally: EpisodeTally):
+    def __init__(self, env_id: str, n: int, seed: int, like: gym.Env, tally: EpisodeTally):
+        """``like``: the gymnasium env of this task, whose spaces and time limit the pool takes."""
         import envpool
 
-        self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1)
+        limit = like.spec.max_episode_steps if like.spec else None
+        self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
+                                           **({"max_episode_steps": limit} if limit else {}))
         self.num_envs, self.tally = n, tally
         # gymnasium's own spaces (EnvPool's LunarLander declares odd observation bounds)
-        self.single_observation_space, self.single_action_space = spaces.observation_space, spaces.action_space
+        self.single_observation_space, self.single_action_space = like.observation_space, like.action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, n)
 

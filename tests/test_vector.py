@@ -146,3 +146,13 @@ def test_the_equivalence_test_detects_a_known_difference():
     assert not same
     same, _ = compare(gymnasium_sample(gym.make("CartPole-v1"), 300, 1), gymnasium_sample(gym.make("CartPole-v1"), 300, 5000), ALPHA)
     assert same
+
+
+@needs_envpool
+def test_training_on_envpool_is_deterministic_under_a_seed():
+    from harness.testing import train
+
+    params = {"n_envs": 4, "n_steps": 64, "batch_size": 128, "n_epochs": 2}
+    first, second = (train("ppo", "CartPole-v1", 2048, seed=4, params=params, vector="envpool") for _ in range(2))
+    assert [r["true_return"] for r in first.episodes] == [r["true_return"] for r in second.episodes]
+    np.testing.assert_array_equal(first.evaluation.returns, second.evaluation.returns)
