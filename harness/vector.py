@@ -1,10 +1,11 @@
 """Training-environment backends behind ``ctx.make_vec_env(n)``: EnvPool or gymnasium's SyncVectorEnv.
 
-A suite pins the backend per environment (``vector = "auto" | "envpool" | "sync"``);
-the resolved one is part of the run's spec (so of its run_key) and tagged
-``harness.vector``.  A fast backend is used only where its dynamics were checked
-against gymnasium's (``VERIFIED``; the evidence is ``tests/test_vector_equivalence.py``
-and ``docs/vector.md``), only for the plain environment: shapers wrap single
+A suite picks the backend per environment (``vector = "auto" | "envpool" | "sync"``);
+the choice is part of the run's spec (so of its run_key, tag ``harness.vector``), the
+backend it resolved to on the worker is tagged ``harness.vector_resolved``.  A fast
+backend is used only where its dynamics were checked against gymnasium's
+(``VERIFIED``; the evidence is ``tests/test_vector.py`` and ``docs/vector.md``),
+only for the plain environment: shapers wrap single
 gymnasium envs, so a shaped run, a plugin's own ``make`` and environment kwargs
 fall back to ``sync`` (``resolve_backend`` says why).
 
@@ -29,13 +30,12 @@ from harness.api import EnvironmentSpec
 from harness.envs import make_base_env, train_env_seeds
 
 BACKENDS = ("auto", "envpool", "sync")
-#: Environments whose fast backend matched gymnasium in tests/test_vector_equivalence.py.
+#: Environments whose fast backend matched gymnasium (tests/test_vector.py, bench/vector_equivalence.py);
+#: one that fails the check leaves this list, and docs/vector.md says why.
 VERIFIED: dict[str, frozenset[str]] = {
     "envpool": frozenset({"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
                           "LunarLander-v3", "LunarLanderContinuous-v3"}),
 }
-#: Why a checked environment is *not* in ``VERIFIED`` (shown when a suite pins it).
-REJECTED: dict[tuple[str, str], str] = {}
 
 
 def installed(backend: str) -> bool:
@@ -70,9 +70,8 @@ def _unusable(backend: str, env: str) -> str:
     if backend not in VERIFIED:
         return f"unknown backend {backend!r} (allowed: {', '.join(BACKENDS)})"
     if env not in VERIFIED[backend]:
-        why = REJECTED.get((backend, env), "not checked against gymnasium")
         allowed = ", ".join(sorted(VERIFIED[backend]))
-        return f"{backend} is not used for {env}: {why} (verified: {allowed})"
+        return f"{backend} is not used for {env}: not verified against gymnasium (verified: {allowed})"
     if not installed(backend):
         return f"{backend} is not installed (pip install 'harness[{backend}]')"
     return ""

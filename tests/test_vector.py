@@ -36,7 +36,7 @@ def test_resolution_falls_back_to_sync_with_a_reason():
 
 
 @pytest.mark.parametrize(("env", "vector", "message"), [
-    ("Taxi-v4", "envpool", "environments[0].vector: envpool is not used for Taxi-v4: not checked against gymnasium"),
+    ("Taxi-v4", "envpool", "environments[0].vector: envpool is not used for Taxi-v4: not verified against gymnasium"),
     ("CartPole-v1", "gymnasium", "environments[0].vector: Input should be 'auto', 'envpool' or 'sync' (got 'gymnasium')"),
 ])
 def test_a_pinned_backend_that_cannot_serve_the_env_is_a_suite_error(tmp_path, env, vector, message):
