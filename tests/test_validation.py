@@ -24,7 +24,7 @@ CASES = [
     ("malformed", 'name = "x\nseeds = 2', "invalid TOML"),
     ("unknown key", GOOD.replace("budget", "colour = 'blue'\nbudget"), "colour: unknown key 'colour' (allowed: algorithms,"),
     ("unknown nested key", GOOD + "colour = 'blue'\n",
-     "environments[0].colour: unknown key 'colour' (allowed: budget, kwargs, label, name)"),
+     "environments[0].colour: unknown key 'colour' (allowed: budget, kwargs, label, name, vector)"),
     ("wrong type", GOOD.replace("budget = 1000", 'budget = "lots"'), "budget: Input should be a valid integer"),
     ("non-positive budget", GOOD.replace("budget = 1000", "budget = 0"), "budget: Input should be greater than 0"),
     ("duplicate seeds", GOOD.replace("[0, 1]", "[3, 1, 3]"), "seeds: duplicate seeds [3]"),
