@@ -90,7 +90,7 @@ PLUGIN_VERSIONS = _tag("plugin_versions", COMMON, "JSON: distribution -> version
 # --- WORKER: while or after the run executes ----------------------------------------------------
 DEVICE_RESOLVED = _tag("device_resolved", WORKER, "device the run actually used")
 VECTOR_RESOLVED = _tag("vector_resolved", WORKER, "training-env backend the run used")
-VECTOR_NOTE = _tag("vector_note", WORKER, "why the run used `sync` where a fast backend was asked (set only then)")
+VECTOR_NOTE = _tag("vector_note", WORKER, "why the run used `sync` where a fast backend was asked (empty otherwise)")
 ERROR = _tag("error", WORKER, "one-line error of a FAILED or KILLED run (traceback in `error.txt`)")
 OWNER_HOST = _tag("owner_host", WORKER, "host of the `harness run` that claimed the run (docs/stores.md)")
 OWNER_PID = _tag("owner_pid", WORKER, "pid of the `harness run` that claimed the run")

@@ -241,7 +241,7 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     episodes: list[dict[str, Any]] = []
     vector_env, backend, note = training_vector_env(spec.vector, env_spec, spec.env_kwargs, spec.shapers,
                                                     spec.seed, episodes.append)
-    logger.tags({VECTOR_RESOLVED: backend, **({VECTOR_NOTE: note} if note else {})})
+    logger.tags({VECTOR_RESOLVED: backend, VECTOR_NOTE: note})
     ctx = build_context(registry, spec.env, spec.seed, device, spec.env_kwargs, spec.shapers, episodes.append,
                         vector_env)
     agent = impl.make_agent(params, ctx)

@@ -55,7 +55,8 @@ def test_report_reads_what_the_workers_wrote(tmp_path):
     assert set(layout.columns()) <= set(data.runs.columns)
     finished = data.runs[data.runs["status"] == "FINISHED"]
     for column in layout.columns():
-        if column not in (layout.ERROR.removeprefix(layout.PREFIX), "baseline", "baseline_shaping", "git_commit"):
+        if column not in (layout.ERROR.removeprefix(layout.PREFIX), "baseline", "baseline_shaping", "git_commit",
+                          "vector_note"):
             assert (finished[column] != "").all(), column
     assert set(data.runs["algorithm_label"]) == {"toy.search", "broken"}
     assert sorted(set(data.curves["step"])) == [0, 500, 1000]

@@ -75,6 +75,7 @@ def tags_of(run: FakeRun, suite: str) -> dict[str, str]:
         layout.BASELINE: run.baseline, layout.BASELINE_SHAPING: run.baseline_shaping,
         layout.EVAL_PROTOCOL: run.protocol, layout.DEVICE: "auto", layout.DEVICE_RESOLVED: "cpu",
         layout.OWNER_HOST: "synthetic", layout.OWNER_PID: "0", layout.HEARTBEAT: "0",
+        layout.VECTOR: "sync", layout.VECTOR_RESOLVED: "sync", layout.VECTOR_NOTE: "",
         "mlflow.runName": f"{run.algorithm_label} / {run.env} / seed {run.seed}",
     }
     if run.error:
