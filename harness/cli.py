@@ -190,6 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_out_root(args.out, suite.name)  # a bad --out fails now, not after the runs
     options = {"address": args.address} if args.address else {}
     _prestart_executor(args, options)
+    from harness.adaptive import config_decisions
     from harness.runner import run_suite
     from harness.summary import failure_lines, outcome_line, summarize, summary_table
     from harness.tracking import Tracker, browse_hint
@@ -202,8 +203,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED_RUNS
     console = Console(soft_wrap=True, highlight=False)
     tracker = Tracker(outcome.tracking_uri)
-    console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite)))
-    console.print(outcome_line(len(outcome.suite.runs), outcome.skipped, len(outcome.finished), outcome.failed))
+    decisions = config_decisions(outcome.suite, outcome.tracking_uri)
+    console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite, decisions)))
+    line = outcome_line(len(outcome.suite.runs) - outcome.not_needed, outcome.skipped, len(outcome.finished),
+                        outcome.failed)
+    if outcome.not_needed:
+        line = line.rstrip(".") + f"; {outcome.not_needed} not needed (decided early)."
+    console.print(line)
     failures = failure_lines(tracker, outcome)
     for line in failures:
         console.print("  " + line, markup=False)

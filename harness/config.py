@@ -103,6 +103,33 @@ class ShapingEntry(Strict):
     steps: list[ShaperStep] = []
 
 
+class Decision(Strict):
+    """How comparisons are decided; with ``seeds_per_round`` and ``max_rounds``, seeds are added adaptively."""
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    """Family-wise error rate: the chance of any false better/worse/equal in one report."""
+    statistic: Literal["iqm", "mean"] | None = None
+    """Compared statistic: iqm (default) or mean; the sequential test always uses the mean."""
+    margin: Annotated[float, Field(gt=0)] | None = None
+    """Differences within +-margin (score units) count as equal once shown to be."""
+    seeds_per_round: Annotated[int, Field(ge=2)] | None = None
+    """Seeds added per undecided configuration per round."""
+    max_rounds: PositiveInt | None = None
+    """At most this many rounds (seeds_per_round * max_rounds seeds per configuration)."""
+
+    @model_validator(mode="after")
+    def _sequential(self) -> Decision:
+        if (self.seeds_per_round is None) != (self.max_rounds is None):
+            raise ValueError("give both seeds_per_round and max_rounds, or neither")
+        if self.seeds_per_round is not None and self.statistic == "iqm":
+            raise ValueError("statistic 'iqm' is not available with seeds_per_round (the sequential test "
+                             "compares means; allowed: mean)")
+        if self.seeds_per_round is not None and self.margin is not None:
+            raise ValueError("margin is not available with seeds_per_round (the sequential test has no "
+                             "equivalence outcome)")
+        return self
+
+
 class SuiteConfig(Strict):
     name: Annotated[str, Field(pattern=SAFE_NAME)]
     description: str = ""
@@ -123,6 +150,7 @@ class SuiteConfig(Strict):
     algorithms: list[AlgorithmEntry] = Field(min_length=1)
     environments: list[EnvironmentEntry] = Field(min_length=1)
     shapers: list[ShapingEntry] = [ShapingEntry(label="none")]
+    decision: Decision = Decision()
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -161,6 +189,10 @@ class SuiteConfig(Strict):
             twice = sorted({k for k in keys if keys.count(k) > 1})
             if twice:
                 raise ValueError(f"{field}: label(s) {twice} appear twice; give each entry a distinct 'label'")
+        rounds = self.decision.seeds_per_round, self.decision.max_rounds
+        if rounds[0] and len(self.seeds) != rounds[0] * rounds[1]:
+            raise ValueError(f"decision: seeds must hold seeds_per_round * max_rounds = {rounds[0] * rounds[1]} "
+                             f"seeds (got {len(self.seeds)})")
         return self
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.adaptive import count_runs, rounds
 from harness.claims import Claims, held_by_other, owner_of
 from harness.layout import common_tags
 from harness.progress import SuiteProgress
@@ -37,6 +38,8 @@ class SuiteOutcome:
     """Runs another live `harness run` holds: run_key -> its owner (host and pid)."""
     store_error: str | None = None
     """Set when the MLflow store stopped answering mid-suite (the suite stopped)."""
+    not_needed: int = 0
+    """Runs an adaptive suite did not start because their comparisons were decided."""
 
 
 def run_suite(
@@ -67,17 +70,23 @@ def run_suite(
     executor_impl = executor_class(workers=workers or suite.config.workers, **(executor_options or {}))
     with Claims(tracker, experiment_id) as claims:
         try:
-            specs, said = list(suite.runs), ""
-            while specs:
-                todo = plan_runs(tracker, experiment_id, replace(suite, runs=specs), outcome)
-                mine = claims.claim(todo, tags)
-                _execute(mine, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)
+            said = ""
+            for specs in rounds(suite, tracker.uri, echo=print if show_progress else lambda line: None):
+                while specs:
+                    todo = plan_runs(tracker, experiment_id, replace(suite, runs=specs), outcome)
+                    mine = claims.claim(todo, tags)
+                    _execute(mine, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)
+                    if outcome.interrupted or outcome.store_error:
+                        break
+                    lost = {s.run_key for s in todo} - {s.run_key for s in mine}
+                    specs = [s for s in specs if s.run_key in outcome.held or s.run_key in lost]
+                    if specs:
+                        said = _wait_for_others(outcome, len(specs), said if show_progress else None)
                 if outcome.interrupted or outcome.store_error:
                     break
-                lost = {s.run_key for s in todo} - {s.run_key for s in mine}
-                specs = [s for s in specs if s.run_key in outcome.held or s.run_key in lost]
-                if specs:
-                    said = _wait_for_others(outcome, len(specs), said if show_progress else None)
+            if suite.config.decision.seeds_per_round and not (outcome.interrupted or outcome.store_error):
+                outcome.not_needed, finished = count_runs(tracker, experiment_id, suite)
+                outcome.skipped = len(finished - set(outcome.finished))
         except KeyboardInterrupt:
             outcome.interrupted = True
         except StoreUnavailable as error:

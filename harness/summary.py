@@ -23,6 +23,7 @@ class Row:
     returns: tuple[float, ...]
     failed: int
     expected: int
+    decision: str = ""
 
     @property
     def mean(self) -> float:
@@ -33,8 +34,12 @@ class Row:
         return float(trim_mean(self.returns, 0.25)) if self.returns else float("nan")
 
 
-def summarize(tracker: Tracker, experiment_id: str, suite: Suite) -> list[Row]:
-    """Rows in suite order, from what MLflow holds for this suite's run keys."""
+def summarize(tracker: Tracker, experiment_id: str, suite: Suite,
+              decisions: dict[tuple[str, str, str], str] | None = None) -> list[Row]:
+    """Rows in suite order, from what MLflow holds for this suite's run keys.
+
+    ``decisions``: (algorithm, environment, shaping) -> the decision column's text.
+    """
     runs = {}
     for run in tracker.runs(experiment_id):
         key = run.data.tags.get(RUN_KEY)
@@ -48,18 +53,23 @@ def summarize(tracker: Tracker, experiment_id: str, suite: Suite) -> list[Row]:
         finished = [r for r in found if r is not None and r.info.status == "FINISHED"]
         returns = tuple(r.data.metrics["eval/return_mean"] for r in finished if "eval/return_mean" in r.data.metrics)
         failed = sum(1 for r in found if r is not None and r.info.status in ("FAILED", "KILLED"))
-        rows.append(Row(algorithm, env, shaping, returns, failed, len(found)))
+        decision = (decisions or {}).get((algorithm, env, shaping), "")
+        rows.append(Row(algorithm, env, shaping, returns, failed, len(found), decision))
     return rows
 
 
 def summary_table(rows: list[Row]) -> Table:
     shaped = any(r.shaping != "none" for r in rows)
+    decided = any(r.decision for r in rows)
     table = Table(title="Final evaluation return (true reward)")
-    for name in ["algorithm", "environment", *(["shaping"] if shaped else []), "seeds", "mean", "IQM", "failed"]:
-        table.add_column(name, justify="left" if name in ("algorithm", "environment", "shaping") else "right")
+    names = ["algorithm", "environment", *(["shaping"] if shaped else []), "seeds", "mean", "IQM", "failed"]
+    for name in names + (["decision"] if decided else []):
+        table.add_column(name, justify="left" if name in ("algorithm", "environment", "shaping", "decision")
+                         else "right", no_wrap=name == "decision")
     for r in rows:
         cells = [r.algorithm, r.env, *([r.shaping] if shaped else [])]
         cells += [f"{len(r.returns)}/{r.expected}", f"{r.mean:.2f}", f"{r.iqm:.2f}", str(r.failed)]
+        cells += [r.decision] if decided else []
         table.add_row(*cells)
     return table
 

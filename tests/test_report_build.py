@@ -107,13 +107,17 @@ def test_comparisons_against_baseline_and_baseline_shaping(demo):
     comps = csv(demo.out, "comparisons")
     for env in ("CartPole-v1", "Acrobot-v1", "(all, normalised)"):
         ppo = row(comps, kind="algorithm", env_label=env, algorithm_label="ppo", shaping="none")
-        assert ppo["reference"] == "sb3.ppo" and ppo["verdict"] == "better" and ppo["seeds"] == 4
+        assert ppo["reference"] == "sb3.ppo" and ppo["seeds"] == 4
         assert ppo["iqm_diff_low"] > 0 and ppo["poi"] > 0.5
+        # 4 seeds a side on one environment: the smallest p is 2/70, too big for Holm over this family;
+        # stratified over two environments it is 2/4900
+        assert ppo["verdict"] == ("better" if env == "(all, normalised)" else "undecided")
+        assert ppo["p_value"] <= 0.05 if env == "(all, normalised)" else ppo["p_value"] > 0.05
     a2c = comps[(comps["kind"] == "algorithm") & (comps["algorithm_label"] == "a2c")]
     assert set(a2c["env_label"]) == {"CartPole-v1", "Acrobot-v1", "(all, normalised)"}
     assert (a2c.loc[a2c["env_label"] == "CartPole-v1", "seeds"] == 4).all()  # the failed seed 4 is not compared
-    inconclusive = comps[comps["verdict"] == "inconclusive"]
-    assert len(inconclusive) and inconclusive["seeds_needed"].notna().any()
+    undecided = comps[comps["verdict"] == "undecided"]
+    assert len(undecided) and undecided["p_value"].notna().all() and comps["p_equal"].isna().all()
     shaped = row(comps, kind="algorithm", env_label="CartPole-v1", algorithm_label="ppo", shaping="potential")
     assert shaped["reference"] == "sb3.ppo [none]" and shaped["seeds"] == 4  # baseline ran unshaped only
     shaping = comps[comps["kind"] == "shaping"]

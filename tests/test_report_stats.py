@@ -142,23 +142,15 @@ def test_interval_contains_point_and_shrinks_with_more_runs():
     assert large.high - large.low < (small.high - small.low) / 3
 
 
-def test_verdict_and_seeds_needed():
-    assert stats.verdict(stats.Estimate(1.0, 0.2, 1.8)) == "better"
-    assert stats.verdict(stats.Estimate(-1.0, -1.8, -0.2)) == "worse"
-    close = stats.Estimate(0.5, -0.5, 1.5)  # half-width 1, effect 0.5 -> 4x the seeds
-    assert stats.verdict(close) == "inconclusive"
-    assert stats.seeds_needed(close, 5) == 20
-    assert stats.seeds_needed(stats.Estimate(0.0, -1.0, 1.0), 5) is None
-
-
 def test_clear_difference_is_detected_and_null_is_not():
     rng = np.random.default_rng(4)
     base = rng.normal(0, 1, size=(10, 1))
     better = rng.normal(3, 1, size=(10, 1))
     same = rng.normal(0, 1, size=(10, 1))
-    assert stats.verdict(stats.difference(better, base, stats.iqm, "d")) == "better"
-    assert stats.verdict(stats.difference(base, better, stats.iqm, "d")) == "worse"
-    assert stats.verdict(stats.difference(same, base, stats.iqm, "d")) == "inconclusive"
+    assert stats.difference(better, base, stats.iqm, "d").low > 0
+    assert stats.difference(base, better, stats.iqm, "d").high < 0
+    same_diff = stats.difference(same, base, stats.iqm, "d")
+    assert same_diff.low < 0 < same_diff.high
     assert stats.improvement(better, base, "p").low > 0.5
 
 

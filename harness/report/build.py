@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,6 +38,8 @@ def build_report(experiment: str, tracking_uri: str, out_root: Path = Path("repo
     of expected runs, so missing ones are listed; ``registry`` gives environment
     metadata (default: the installed plugins).
     """
+    from harness.adaptive import fixed_rule, report_decisions, sequential_rule
+
     if registry is None:
         from harness.registry import default_registry
 
@@ -45,12 +48,18 @@ def build_report(experiment: str, tracking_uri: str, out_root: Path = Path("repo
     data = load_runs(experiment, tracking_uri)
     infos = env_infos(data, registry)
     scored = score_runs(data, infos, suite)
-    tables = build_tables(scored, infos, reps)
+    rule, sequential, decided = fixed_rule(suite), sequential_rule(suite), None
+    if sequential:  # adaptive seeds: runs the rounds never asked for are not missing
+        decided, planned = report_decisions(suite, scored.runs)
+        scored = score_runs(data, infos, dataclasses.replace(suite, runs=planned))
+    tables = build_tables(scored, infos, reps, rule, decided)
+    family = int(tables.comparisons["p_value"].notna().sum() + tables.comparisons["p_equal"].notna().sum())
+    decision = sections.decision_text(rule, family, sequential.describe() if sequential else None)
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(target.parent / f".{target.name}.lock"):  # two `harness run` may finish at once
         fresh_dir(target)
         _write_csvs(target, scored, tables)
-        blocks = _content(target, data, scored, tables, infos, tracking_uri, suite, reps)
+        blocks = _content(target, data, scored, tables, infos, tracking_uri, suite, reps, decision)
         extra = SectionData(experiment, scored.runs, scored.curves, scored.issues, tables, target, tracking_uri)
         at = next(i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.text == "Runs not in the statistics")
         blocks[at:at] = plugin_blocks(registry, extra)
@@ -81,7 +90,7 @@ def _labels(runs: pd.DataFrame, shaped: bool) -> pd.Series:
 
 
 def _content(target: Path, data: RunData, scored: Scored, tables: Tables, infos: dict[str, EnvInfo],
-             uri: str, suite: Any, reps: int) -> list[Block]:
+             uri: str, suite: Any, reps: int, decision: str) -> list[Block]:
     protocols = sorted(set(data.runs["eval_protocol"]) | set(scored.issues["eval_protocol"]))
     shaped = scored.runs["shaping"].nunique() > 1
     labels = _labels(scored.runs, shaped)
@@ -97,7 +106,7 @@ def _content(target: Path, data: RunData, scored: Scored, tables: Tables, infos:
         blocks += _protocol_blocks(target, scored, tables, infos, protocol, slug, labels, colours)
     blocks += sections.issue_blocks(scored)
     blocks += provenance_blocks(data.experiment, uri, data.runs, suite)
-    blocks += sections.method_blocks(reps)
+    blocks += sections.method_blocks(reps, decision)
     return blocks
 
 

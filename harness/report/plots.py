@@ -137,20 +137,20 @@ def improvement(comparisons: pd.DataFrame, path: Path, limit: int = 40) -> Path:
     rows["_first"] = rows["env_label"] != ALL_ENVS
     rows = rows.sort_values(["_first", "kind", "env_label", "algorithm_label", "shaping"]).head(limit)
     names = [f"{r.algorithm_label} [{r.shaping}] vs {r.reference} — {r.env_label}" for r in rows.itertuples()]
-    colours = {"better": "#1b9e77", "worse": "#d95f02", "inconclusive": "#7570b3"}
+    colours = {"better": "#1b9e77", "worse": "#d95f02", "equal": "#e7298a", "undecided": "#7570b3"}
     with _style():
         fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.5))
         for y, row in enumerate(rows.itertuples()):
             colour = colours.get(row.verdict, "grey")
             ax.plot([row.poi_low, row.poi_high], [y, y], color=colour, lw=6, alpha=0.6, solid_capstyle="round")
             ax.plot([row.poi], [y], marker="o", color=colour, mec="black", ms=6)
-        handles = [ax.plot([], [], color=colour, lw=6, alpha=0.6, label=f"IQM difference: {verdict}")[0]
+        handles = [ax.plot([], [], color=colour, lw=6, alpha=0.6, label=f"verdict: {verdict}")[0]
                    for verdict, colour in colours.items()]
         ax.axvline(0.5, color="0.3", ls="--", lw=1)
         ax.set_yticks(range(len(rows)), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(-0.03, 1.03)
-        fig.legend(handles=handles, fontsize=8, loc="upper center", ncol=3, frameon=False)
+        fig.legend(handles=handles, fontsize=8, loc="upper center", ncol=4, frameon=False)
         ax.set_xlabel("probability of improvement over the reference (95% CI)")
         _margins(fig, max(map(len, names), default=10), top=0.4, font_px=5.4)
         return _save(fig, path)

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from harness import decide
 from harness.report import stats
 from harness.report.render import Block, Heading, Table, Text
 from harness.report.scores import ISSUE_COLUMNS, Scored
@@ -48,15 +49,15 @@ def configuration_table(configs: pd.DataFrame) -> Table:
 def comparison_table(comparisons: pd.DataFrame, kind: str) -> Table:
     what = "algorithm" if kind == "algorithm" else "shaping"
     columns = ["environment", "algorithm", "shaping", f"reference {what}", "common seeds", "IQM", "reference IQM",
-               "IQM difference", "95% CI", "P(improvement)", "95% CI ", "verdict", "seeds needed (est.)"]
+               "IQM difference", "95% CI", "P(improvement)", "95% CI ", "verdict", "p (Holm)"]
+    equal = comparisons["p_equal"].notna().any()
+    columns += ["p equivalence (Holm)"] if equal else []
     rows = []
     for r in comparisons[comparisons["kind"] == kind].itertuples():
-        needed = "–" if r.seeds_needed is None or pd.isna(r.seeds_needed) else str(int(r.seeds_needed))
-        if r.verdict == "inconclusive" and needed == "–":
-            needed = "no effect seen"
         rows.append([r.env_label, r.algorithm_label, r.shaping, r.reference, str(r.seeds), num(r.iqm),
                      num(r.iqm_reference), num(r.iqm_diff), ci(r.iqm_diff_low, r.iqm_diff_high), num(r.poi),
-                     ci(r.poi_low, r.poi_high), r.verdict, needed])
+                     ci(r.poi_low, r.poi_high), r.verdict, num(r.p_value, 4)]
+                    + ([num(r.p_equal, 4)] if equal else []))
     return Table(columns, rows)
 
 
@@ -100,21 +101,45 @@ def issue_blocks(scored: Scored) -> list[Block]:
     return [*blocks, issues_table(issues)]
 
 
-def method_blocks(reps: int) -> list[Block]:
+def method_blocks(reps: int, decision: str) -> list[Block]:
+    """The Method section; ``decision`` is :func:`decision_text`'s account of how verdicts were reached."""
     text = (
         f"Scores are the true (unshaped) mean evaluation return at the end of training. IQM is the mean of the "
         f"middle 50% of runs. Intervals are {stats.LEVEL:.0%} percentile intervals from {reps} stratified "
         f"bootstrap resamples (runs resampled within each environment) with fixed seeds, so the same data "
-        f"always gives the same tables. AUC is the mean evaluation return over training (area under the "
-        f"evaluation curve divided by the steps it spans). A comparison uses only seeds both sides finished; "
-        f"its verdict is 'better' or 'worse' when the {stats.LEVEL:.0%} interval of the IQM difference "
-        f"excludes 0, else 'inconclusive', with the seeds per side that would make the interval exclude 0 if "
-        f"the observed difference is real (interval width shrinks like 1/sqrt(seeds)). P(improvement) is the "
-        f"probability that a run of the candidate beats a run of the reference on the same environment "
-        f"(ties count half), averaged over environments. Runs with different evaluation protocols are never "
-        f"pooled."
+        f"always gives the same tables; they describe and do not decide. AUC is the mean evaluation return "
+        f"over training (area under the evaluation curve divided by the steps it spans). A comparison uses "
+        f"only seeds both sides finished. P(improvement) is the probability that a run of the candidate beats "
+        f"a run of the reference on the same environment (ties count half), averaged over environments. Runs "
+        f"with different evaluation protocols are never pooled."
     )
-    return [Heading("Method"), Text(text)]
+    return [Heading("Method"), Text(text), Heading("How verdicts are decided", 3), Text(decision)]
+
+
+def decision_text(rule: decide.Rule, family: int, sequential: str | None = None) -> str:
+    """Plain words: which test, which alpha, which family, and what the guarantee means."""
+    if sequential is not None:
+        return (f"This suite added seeds adaptively: {sequential}. After each round AdaStop's group-sequential "
+                f"permutation test (Mathieu et al. 2023) was applied to every open per-environment comparison, "
+                f"spending the error rate {rule.alpha:g} over the rounds and stepping down over the family; a "
+                f"configuration got more seeds only while one of its comparisons was open. Guarantee: the chance "
+                f"that any 'better' or 'worse' in this family is false is at most {rule.alpha:g}, even though "
+                f"the number of seeds depended on the results. 'undecided' means no difference was shown by the "
+                f"last round (not that there is none). Aggregate rows are descriptive here (not tested). The "
+                f"verdicts are replayed from the scores in MLflow, so a rebuilt report shows the same ones.")
+    margin = (f" With the margin {rule.margin:g}, each per-environment comparison also tests whether the "
+              f"{rule.statistic.upper()} difference lies within +-{rule.margin:g} (two one-sided permutation tests "
+              f"on scores shifted by the margin); 'equal' means that was shown."
+              if rule.margin else " No equivalence margin is set, so no comparison is declared 'equal'.")
+    return (f"Each verdict comes from a two-sided permutation test of the {rule.statistic.upper()} difference: "
+            f"seeds are reassigned between the two sides within each environment, all assignments when there "
+            f"are at most {decide.PERMUTATIONS:,}, else {decide.PERMUTATIONS:,} seeded random ones. Holm's "
+            f"step-down correction runs over this report's whole family ({family} hypotheses) at alpha = "
+            f"{rule.alpha:g}.{margin} Guarantee: the chance that any 'better', 'worse' or 'equal' in this report "
+            f"is false is at most {rule.alpha:g}. 'undecided' means the data did not show a difference at that "
+            f"error rate, not that there is none. 'too few seeds (n=3)' means no data could reach "
+            f"{rule.alpha:g} with so few seeds per side (with 3 seeds a side a permutation test cannot give "
+            f"p below 0.1), so the comparison stays out of the family.")
 
 
 def protocol_warning(protocols: list[str]) -> list[Block]:

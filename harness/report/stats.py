@@ -212,27 +212,3 @@ def profile(scores: np.ndarray, taus: np.ndarray, key: object,
     replicates = counts.reshape(reps, -1) @ above / scores.size  # same as score_distribution of each resample
     low, high = percentile_interval(replicates, level)
     return score_distribution(scores, taus), low, high
-
-
-def verdict(diff: Estimate) -> str:
-    """``better`` / ``worse`` when the interval of a difference excludes 0, else ``inconclusive``."""
-    if diff.low > 0:
-        return "better"
-    if diff.high < 0:
-        return "worse"
-    return "inconclusive"
-
-
-def seeds_needed(diff: Estimate, seeds: int, cap: int = 10_000) -> int | None:
-    """Seeds per side for the interval to exclude 0 if the observed effect is real.
-
-    The interval's half-width shrinks like 1/sqrt(n), so it needs
-    ``n * (half_width / |effect|)**2`` seeds; ``None`` when no effect was
-    observed (or the estimate exceeds ``cap``).
-    """
-    effect = abs(diff.point)
-    half = (diff.high - diff.low) / 2
-    if effect == 0 or not np.isfinite(half) or seeds < 1:
-        return None
-    needed = int(np.ceil(seeds * (half / effect) ** 2))
-    return max(needed, seeds + 1) if needed <= cap else None

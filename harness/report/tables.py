@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness import decide
 from harness.report import stats
 from harness.report.scores import CONFIG, EnvInfo, Scored
 
@@ -31,11 +32,17 @@ class Tables:
     """Per-run normalised final scores (protocol, env, algorithm, shaping, seed, score)."""
 
 
-def build_tables(scored: Scored, infos: dict[str, EnvInfo], reps: int = stats.REPS) -> Tables:
+Sequential = dict[tuple[tuple[str, str, str], tuple[str, str, str]], str]
+"""(candidate, reference) as (algorithm, env, shaping) -> outcome of an adaptive suite's sequential test."""
+
+
+def build_tables(scored: Scored, infos: dict[str, EnvInfo], reps: int = stats.REPS,
+                 rule: decide.Rule | None = None, sequential: Sequential | None = None) -> Tables:
+    """All tables; ``rule`` decides the comparisons, or ``sequential`` gives an adaptive suite's decisions."""
     configs = configurations(scored, reps)
     norm = normalisation(scored, infos, configs)
     normalised = normalised_scores(scored, norm)
-    comps = comparisons(scored, normalised, reps)
+    comps = comparisons(scored, normalised, reps, rule, sequential)
     return Tables(configs, comps, norm, aggregates(normalised, reps), normalised)
 
 
@@ -87,10 +94,18 @@ def _counts(scored: Scored) -> pd.DataFrame:
 
 
 def _pairs(scored: Scored) -> list[tuple[str, tuple, tuple]]:
-    """(kind, candidate config, reference config) for every declared comparison."""
+    """(kind, candidate config, reference config) for every comparison declared by the runs."""
+    planned = {tuple(c) for c in scored.runs[CONFIG].to_numpy()} | {tuple(c) for c in scored.issues[CONFIG].to_numpy()}
+    return declared_pairs(scored.runs, planned)
+
+
+def declared_pairs(runs: pd.DataFrame, planned: set[tuple]) -> list[tuple[str, tuple, tuple]]:
+    """(kind, candidate config, reference config) from rows with CONFIG, baseline and baseline_shaping.
+
+    ``planned``: the configurations that exist (a baseline that ran only with the
+    baseline shaping is compared at that shaping).
+    """
     pairs = set()
-    runs = scored.runs
-    planned = {tuple(c) for c in runs[CONFIG].to_numpy()} | {tuple(c) for c in scored.issues[CONFIG].to_numpy()}
     for _, run in runs.drop_duplicates([*CONFIG, "baseline", "baseline_shaping"]).iterrows():
         config = tuple(run[c] for c in CONFIG)
         if run["baseline"] and run["baseline"] != run["algorithm_label"]:
@@ -104,8 +119,14 @@ def _pairs(scored: Scored) -> list[tuple[str, tuple, tuple]]:
     return sorted(pairs)
 
 
-def comparisons(scored: Scored, normalised: pd.DataFrame, reps: int = stats.REPS) -> pd.DataFrame:
-    """Candidate vs reference on the seeds both finished: IQM difference, P(improvement), verdict."""
+def comparisons(scored: Scored, normalised: pd.DataFrame, reps: int = stats.REPS,
+                rule: decide.Rule | None = None, sequential: Sequential | None = None) -> pd.DataFrame:
+    """Candidate vs reference on the seeds both finished: IQM difference, P(improvement), verdict.
+
+    The verdicts of all rows are one family for :func:`harness.decide.fixed`; with
+    ``sequential`` (an adaptive suite) per-environment rows take those decisions
+    and aggregate rows are left untested.
+    """
     by_config = {config: _seed_matrix(runs) for config, runs in scored.runs.groupby(CONFIG)}
     norm_by = {config: runs.set_index(["seed", "env_label"])["score"].unstack().sort_index()
                for config, runs in normalised.groupby(["eval_protocol", "algorithm_label", "shaping"])}
@@ -120,18 +141,37 @@ def comparisons(scored: Scored, normalised: pd.DataFrame, reps: int = stats.REPS
             continue  # one environment: the per-environment row already says it all
         rows.append(_compare(kind, (cand[0], ALL_ENVS, cand[1], cand[2]), (ref[0], ALL_ENVS, ref[1], ref[2]),
                              x, y, reps))
+    tested = [row for row in rows if "_test" in row]
+    if sequential is None:
+        outcomes = decide.fixed([row["_test"] for row in tested], rule or decide.Rule())
+        for row, outcome in zip(tested, outcomes, strict=True):
+            row.update(verdict=outcome.outcome, p_value=outcome.p_value, p_equal=outcome.p_equal)
+    else:
+        for row in tested:
+            row["verdict"] = _sequential_verdict(row, sequential)
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
 COMPARISON_COLUMNS = ["kind", "eval_protocol", "env_label", "algorithm_label", "shaping", "reference", "seeds",
                       "iqm", "iqm_reference", "iqm_diff", "iqm_diff_low", "iqm_diff_high",
-                      "poi", "poi_low", "poi_high", "verdict", "seeds_needed"]
+                      "poi", "poi_low", "poi_high", "verdict", "p_value", "p_equal"]
+
+
+def _sequential_verdict(row: dict, sequential: Sequential) -> str:
+    if row["env_label"] == ALL_ENVS:
+        return "not tested (adaptive seeds)"
+    ref_alg, ref_shaping = row["_ref"][2], row["_ref"][3]
+    key = ((row["algorithm_label"], row["env_label"], row["shaping"]), (ref_alg, row["env_label"], ref_shaping))
+    return sequential.get(key, "not tested (adaptive seeds)")
 
 
 def _compare(kind: str, cand: tuple, ref: tuple, x, y, reps: int) -> dict:
-    """One comparison row; ``x``/``y`` are seed-indexed Series (one env) or DataFrames (seeds x envs)."""
+    """One comparison row, its verdict left to the family; ``x``/``y``: seed-indexed Series or seeds x envs.
+
+    A row with scores on both sides carries its ``decide.Comparison`` under ``_test``.
+    """
     reference = ref[3] if kind == "shaping" else ref[2] if ref[3] == cand[3] else f"{ref[2]} [{ref[3]}]"
-    row = {**dict(zip(CONFIG, cand, strict=True)), "kind": kind, "reference": reference}
+    row = {**dict(zip(CONFIG, cand, strict=True)), "kind": kind, "reference": reference, "_ref": ref}
     if x is None or y is None:
         return {**row, "seeds": 0, "verdict": "no reference runs" if y is None else "no runs"}
     x, y = _as_frame(x), _as_frame(y)
@@ -142,15 +182,14 @@ def _compare(kind: str, cand: tuple, ref: tuple, x, y, reps: int) -> dict:
     xs, ys = xs.loc[seeds].to_numpy(float), ys.loc[seeds].to_numpy(float)
     row["seeds"] = len(seeds)
     if len(seeds) < 2 or xs.shape[1] == 0:
-        return {**row, "verdict": "too few common seeds"}
+        return {**row, "verdict": decide.too_few(len(seeds), len(seeds))}
     key = (kind, *cand, *ref)
     diff = stats.difference(xs, ys, stats.iqm, key, reps)
     poi = stats.improvement(xs, ys, key, reps)
-    decided = stats.verdict(diff)
-    return {**row, "iqm": float(stats.iqm(xs)), "iqm_reference": float(stats.iqm(ys)),
+    test = decide.Comparison(xs, ys, key, equivalence=cand[1] != ALL_ENVS)  # the margin is in returns
+    return {**row, "_test": test, "iqm": float(stats.iqm(xs)), "iqm_reference": float(stats.iqm(ys)),
             "iqm_diff": diff.point, "iqm_diff_low": diff.low, "iqm_diff_high": diff.high,
-            "poi": poi.point, "poi_low": poi.low, "poi_high": poi.high, "verdict": decided,
-            "seeds_needed": stats.seeds_needed(diff, len(seeds)) if decided == "inconclusive" else None}
+            "poi": poi.point, "poi_low": poi.low, "poi_high": poi.high}
 
 
 def _as_frame(values: pd.Series | pd.DataFrame) -> pd.DataFrame:
