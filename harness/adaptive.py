@@ -126,11 +126,11 @@ def describe(fam: Family, result: SequentialResult, rule: SequentialRule, since:
 def rounds(suite: Suite, tracking_uri: str, echo: Callable[[str], None] = print) -> Iterator[list[RunSpec]]:
     """The runs of each round in turn; decides from MLflow before each (all runs when seeds are fixed)."""
     rule = sequential_rule(suite)
-    if rule is None or not family(suite).comparisons:
+    fam = family(suite)
+    if rule is None or not fam.comparisons:
         yield suite.runs
         return
     seen, last = 0, -1
-    fam = family(suite)
     index = {agent: i for i, agent in enumerate(fam.agents)}
     while True:
         scores = ordered_scores(suite, fam.agents, scored_runs(suite, tracking_uri))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,5 +112,5 @@ def test_rounds_stop_decided_configurations_and_resume_after_kill_gives_the_same
     suite = load_suite(path, default_registry())
     assert config_decisions(suite, uri) == {("good", "CartPole-v1", "none"): "better (round 2)"}
     report = (tmp_path / "reports" / "adaptive" / "index.md").read_text()
-    assert "better \\(round 2\\)" in report and "AdaStop group-sequential permutation test" in report
+    assert re.search(r"better \\?\(round 2\\?\)", report) and "AdaStop group-sequential permutation test" in report
     assert "None: every expected run finished" in report  # round 3 was never needed, so it is not missing
