@@ -114,7 +114,7 @@ class Decision(Strict):
     """Differences within +-margin (score units) count as equal once shown to be."""
     seeds_per_round: Annotated[int, Field(ge=2)] | None = None
     """Seeds added per undecided configuration per round."""
-    max_rounds: PositiveInt | None = None
+    max_rounds: Annotated[int, Field(ge=1)] | None = None
     """At most this many rounds (seeds_per_round * max_rounds seeds per configuration)."""
 
     @model_validator(mode="after")
