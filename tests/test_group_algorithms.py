@@ -59,6 +59,45 @@ def test_dynamic_sampling_drops_all_equal_groups_and_counts_every_step():
     assert "loss/policy" not in metrics  # nothing informative was left to learn from
 
 
+class AlwaysWrongEnv(gym.Env):
+    """Reward 0 whatever happens; action 0 ends the episode, else it is cut at 4 steps."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+    max_tokens = 4
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), 0.0, int(action) == 0, self.t >= self.max_tokens, {}
+
+
+@pytest.mark.parametrize(("filter_on", "trained"), [("return", False), ("score", True)])
+def test_dynamic_sampling_filters_on_the_return_not_the_length_penalty(filter_on, trained):
+    """All-wrong groups of different lengths differ only by the overlong penalty: DAPO's rule
+    (filter_on = "return", 0 < #correct < G) drops them, the score rule trains on the penalty."""
+    params = build_params(dapo.Params, {**TINY, "max_resamples": 2, "filter_on": filter_on})
+    agent = dapo.make_agent(params, RunContext("wrong", 0, "cpu", lambda i: AlwaysWrongEnv()))
+    batch, metrics, _ = agent.sample_batch(lambda n: True)
+    assert (batch.n_groups > 0) == trained
+    assert metrics["group/all_equal_fraction"] < 1.0  # in both: the scores differ, by the penalty alone
+
+
+def test_dynamic_sampling_rule_on_hand_made_groups():
+    ctx = RunContext("seq", 0, "cpu", lambda i: SequenceEnv("reverse", 2))  # limit 6, buffer 1 step
+    lengths = np.array([1, 3, 6, 1, 3, 6])
+    episodes = Episodes(np.zeros((20, 1)), np.zeros(20, int), np.zeros(20), lengths,
+                        np.array([0.0, 0.0, 0.0, 0.0, 1.0, 0.0]), lengths == 6, 3)
+    for rule, keep in [("return", [False, True]), ("score", [True, True])]:
+        agent = dapo.make_agent(build_params(dapo.Params, {**TINY, "filter_on": rule}), ctx)
+        scored = episodes.with_scores(agent.score(episodes))
+        np.testing.assert_array_equal(agent.informative(scored), keep)
+
+
 @pytest.mark.parametrize("name", ["grpo", "dapo", "gspo", "gmpo", "gpg"])
 def test_group_variant_is_deterministic_and_reloads(name):
     trained = check_algorithm(name, "CartPole-v1", steps=300, params=TINY)

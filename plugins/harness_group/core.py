@@ -112,7 +112,7 @@ class GroupAgent:
                 return
 
     def sample_batch(self, tick: Callable[[int], bool]) -> tuple[Episodes | None, dict[str, float], int]:
-        """B groups; with dynamic sampling, groups whose scores are all equal are dropped and refilled."""
+        """B groups; with dynamic sampling, groups that carry no verifier signal are dropped and refilled."""
         p = self.params
         dynamic = getattr(p, "dynamic_sampling", False)
         kept: list[Episodes] = []
@@ -127,7 +127,7 @@ class GroupAgent:
             episodes = episodes.with_scores(self.score(episodes))
             flat = all_equal(episodes.score_table())
             sampled, equal = sampled + len(flat), equal + int(flat.sum())
-            kept.append(episodes.select_groups(~flat) if dynamic else episodes)
+            kept.append(episodes.select_groups(self.informative(episodes)) if dynamic else episodes)
             if sum(k.n_groups for k in kept) >= p.prompts_per_batch:
                 break
         batch = Episodes.concat(kept)
@@ -140,6 +140,13 @@ class GroupAgent:
             "group/kept_groups": float(batch.n_groups),
         }
         return batch, {k: v for k, v in metrics.items() if np.isfinite(v)}, used
+
+    def informative(self, episodes: Episodes) -> np.ndarray:
+        """``[B]``: the groups dynamic sampling keeps.  ``filter_on = "return"`` (DAPO's rule,
+        0 < #correct < G on a 0/1 verifier): returns not all equal; ``"score"``: scores (with
+        the overlong penalty) not all equal."""
+        table = episodes.score_table() if self.params.filter_on == "score" else episodes.return_table()
+        return ~all_equal(table)
 
     def score(self, episodes: Episodes) -> np.ndarray:
         """Episode scores: the return, plus DAPO's overlong penalty when that is switched on."""

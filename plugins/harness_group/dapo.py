@@ -1,9 +1,11 @@
 """DAPO (Yu et al. 2025): no KL; clip-higher (eps_low < eps_high); dynamic sampling that drops
-all-equal groups; token-level loss; soft overlong punishment (switched on in the core by Params)."""
+groups whose returns are all equal (all correct or all wrong); token-level loss; soft overlong
+punishment (dynamic sampling and the punishment run in the core, switched on by Params)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -16,7 +18,10 @@ from harness_group.presets import group_presets
 class Params(GroupParams):
     eps_low: float = doc(0.2, "lower clip: ratio >= 1 - eps_low for negative advantages (DAPO: 0.2)", gt=0)
     eps_high: float = doc(0.28, "upper clip: ratio <= 1 + eps_high for positive advantages (DAPO: 0.28; seed 000 quotes 0.8)", gt=0)
-    dynamic_sampling: bool = doc(True, "drop groups whose scores are all equal and sample more prompts")
+    dynamic_sampling: bool = doc(True, "drop groups without signal (see filter_on) and sample more prompts")
+    filter_on: Literal["return", "score"] = doc(
+        "return", "what dynamic sampling keeps a group on: returns not all equal (DAPO: 0 < #correct < G; the "
+                  "overlong penalty is not looked at) or scores (return + overlong penalty) not all equal")
     max_resamples: int = doc(3, "extra rounds of B prompts dynamic sampling may draw per batch", ge=0)
     overlong_buffer: float = doc(0.2, "L_cache as a fraction of the env's step limit: the penalty ramps from 0 to -1 over "
                                       "the last max(1, round(fraction * limit)) steps (DAPO: 4096 of 20480 = 0.2; 0 = off)", ge=0, le=1)

@@ -49,6 +49,10 @@ class Episodes:
         scores = self.returns if self.scores is None else self.scores
         return scores.reshape(self.n_groups, self.group_size)
 
+    def return_table(self) -> np.ndarray:
+        """``[B, G]`` returns (the environment's reward alone, without any length penalty)."""
+        return self.returns.reshape(self.n_groups, self.group_size)
+
     def select_groups(self, keep: np.ndarray) -> Episodes:
         """The episodes of the groups where ``keep`` (``[B]`` bool or indices) holds."""
         groups = np.arange(self.n_groups)[keep]
