@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from harness_group import dapo, gmpo, gpg, grpo, gspo
-from harness_group.core import StepBatch
+from harness_group.core import GroupAgent, StepBatch
 from harness_group.objectives import (
     aggregate,
     bradley_terry_loss,
@@ -21,6 +22,9 @@ from harness_group.objectives import (
     overlong_penalty,
     sequence_ratio,
 )
+from harness_group.rollout import Episodes
+
+from harness.api import RunContext
 
 t = torch.tensor
 
@@ -133,3 +137,31 @@ def test_gpg_is_plain_policy_gradient_on_advantages():
     assert float(loss.detach()) == pytest.approx(-float((batch.adv * batch.logp).mean().detach()))
     loss.backward()
     np.testing.assert_allclose(batch.logp.grad, -batch.adv / 4)  # d/dlogp of -mean(A logp)
+
+
+
+@pytest.mark.parametrize("valid_fraction, alpha", [(1.0, 1.0), (0.75, 4 / 3), (0.5, 2.0), (0.25, 2.0)])
+def test_gpg_alpha_counts_all_equal_groups_and_is_capped(valid_fraction, alpha):
+    """alpha = B / (B - M) from the batch's share of informative groups, capped at 1 / min_inverse_alpha = 2;
+    an episode whose advantage happens to be 0 inside an informative group does not count."""
+    batch = _batch()
+    batch.adv = t([1.0, 1.0, 1.0, 0.0])  # episode 1 sits at its group's mean
+    batch.valid_fraction = valid_fraction
+    unscaled, _ = gpg.loss(gpg.Params(valid_group_rescale=False), batch)
+    scaled, _ = gpg.loss(gpg.Params(), batch)
+    assert float(scaled.detach()) == pytest.approx(alpha * float(unscaled.detach()))
+
+
+def test_group_update_passes_the_share_of_informative_groups():
+    seen = []
+
+    def spy(p, b):
+        seen.append(b.valid_fraction)
+        return (b.logp * 0).sum(), {}
+
+    ctx = RunContext("c", 0, "cpu", lambda i: gym.make("CartPole-v1"))
+    agent = GroupAgent(gpg.Params(prompts_per_batch=3, group_size=2, hidden=8), ctx, spy)
+    returns = np.array([1.0, 1.0, 0.5, 0.7, 2.0, 0.0])  # group 0 all-equal, groups 1 and 2 not
+    agent.update(Episodes(np.zeros((6, 4), np.float32), np.zeros(6, int), np.zeros(6, np.float32),
+                          np.ones(6, int), returns, np.zeros(6, bool), 2))
+    assert seen == [pytest.approx(2 / 3)]

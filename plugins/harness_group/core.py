@@ -68,6 +68,8 @@ class StepBatch:
     n_episodes: int
     ref_logp: torch.Tensor | None = None
     """log pi_ref(a_t | s_t) of the frozen reference policy (variants with a KL term)."""
+    valid_fraction: float = 1.0
+    """(B - M) / B: share of the whole batch's groups whose scores are not all equal (GPG's 1/alpha)."""
 
 
 Loss = Callable[[Any, StepBatch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -161,6 +163,7 @@ class GroupAgent:
         """``update_epochs`` passes of minibatch steps on the variant's loss."""
         p = self.params
         adv_ep = group_advantages(batch.score_table(), p.adv_eps, p.scale_by_std).ravel()
+        valid_fraction = 1.0 - float(all_equal(batch.score_table()).mean())
         ep = batch.episode_ids
         as_t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt, device=self.device)
         obs, actions, old_logp = as_t(batch.obs), as_t(batch.actions, torch.int64), as_t(batch.logp)
@@ -177,7 +180,8 @@ class GroupAgent:
                 dist = distribution(self.policy, obs[idx])
                 metrics = self._step(dist.entropy().mean(), StepBatch(
                     logp=dist.log_prob(actions[idx]), old_logp=old_logp[idx], adv=adv[idx], ep=local,
-                    n_episodes=len(episodes), ref_logp=None if ref_logp is None else ref_logp[idx]))
+                    n_episodes=len(episodes), ref_logp=None if ref_logp is None else ref_logp[idx],
+                    valid_fraction=valid_fraction))
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1

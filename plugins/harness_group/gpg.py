@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from harness_group.core import GroupParams, StepBatch, agent_factories, doc
-from harness_group.objectives import aggregate, episode_mean
+from harness_group.objectives import aggregate
 from harness_group.presets import group_presets
 
 
@@ -16,7 +16,9 @@ from harness_group.presets import group_presets
 class Params(GroupParams):
     update_epochs: int = doc(1, "passes over each batch (1: the gradient stays on-policy)", ge=1)
     minibatches: int = doc(1, "minibatches per pass", ge=1)
-    valid_group_rescale: bool = doc(True, "GPG's alpha: scale the loss by E / (episodes with a nonzero advantage)")
+    valid_group_rescale: bool = doc(True, "GPG's alpha: scale the loss by B / (B - M), M = groups whose scores are all equal")
+    min_inverse_alpha: float = doc(0.5, "cap: alpha <= 1 / min_inverse_alpha (GPG's reference code: 0.5, so alpha <= 2)",
+                                   ge=0, le=1)
 
 
 presets = group_presets(on_policy=True)
@@ -25,8 +27,7 @@ presets = group_presets(on_policy=True)
 def loss(p: Params, b: StepBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     policy_loss = aggregate(-b.adv * b.logp, b.ep, b.n_episodes, "token")
     if p.valid_group_rescale:
-        informative = (episode_mean(b.adv, b.ep, b.n_episodes) != 0).float().mean()
-        policy_loss = policy_loss / informative.clamp(min=1e-8)
+        policy_loss = policy_loss / max(b.valid_fraction, p.min_inverse_alpha)
     return policy_loss, {}
 
 
