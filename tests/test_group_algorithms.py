@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from harness_group import dapo, reward_model
+from harness_group import dapo, dpo, reward_model
 from harness_group.policy import make_policy
+from harness_group.preferences import collect_pairs
 from harness_group.report import entropy_plot, summarise
 from harness_group.rollout import Episodes, collect_groups
 from harness_group.seqenv import SequenceEnv
@@ -111,6 +114,28 @@ def test_gru_policy_on_the_sequence_task_is_deterministic():
 def test_dpo_is_deterministic_and_reloads():
     check_algorithm("dpo", "CartPole-v1", steps=400,
                     params={"pairs_per_round": 4, "updates_per_round": 2, "batch_pairs": 4, "hidden": 16})
+
+
+def test_dpo_puts_its_policies_and_every_input_on_the_run_device(monkeypatch):
+    """``meta`` stands in for ``cuda`` on a CPU-only machine: a tensor left on the CPU that meets
+    a parameter raises, and every result must come out on ``ctx.device``."""
+    monkeypatch.setattr(torch.distributions.Distribution, "_validate_args", False)  # no .item() on meta
+    acted_on = []
+    monkeypatch.setattr(dpo, "act_one", lambda policy, obs, deterministic, device="cpu": acted_on.append(device))
+    ctx = RunContext("CartPole-v1", 0, "meta", lambda i: gym.make("CartPole-v1"))
+    agent = dpo.make_agent(build_params(dpo.Params, {"hidden": 8}), ctx)
+    assert {p.device.type for p in agent.policy.parameters()} == {"meta"}
+    pairs, _ = collect_pairs(gym.make("CartPole-v1"), agent._uniform, 3, np.random.default_rng(0))
+    chosen, rejected = [p.a for p in pairs], [p.b for p in pairs]
+    for reference in (None, copy.deepcopy(agent.policy)):  # uniform, then a trained ("gpg") reference
+        agent.reference = reference
+        loss, margin = agent._loss(chosen, rejected)
+        loss.backward()
+        assert loss.device.type == margin.device.type == "meta"
+        assert {p.grad.device.type for p in agent.policy.parameters()} == {"meta"}
+        agent._reference_act(np.zeros(4, np.float32))
+    agent.act(np.zeros(4, np.float32))
+    assert acted_on == ["meta", "meta"]  # the trained reference and the policy act on ctx.device
 
 
 def test_reward_model_fit_is_deterministic_and_leaves_global_rng_alone():

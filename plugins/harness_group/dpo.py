@@ -62,6 +62,7 @@ class DPOAgent:
         self.env = ctx.make_env(0)
         self.n_actions = int(self.env.action_space.n)
         self.policy = make_policy(self.env.observation_space.shape, self.n_actions, params.policy, params.hidden)
+        self.policy.to(ctx.device)
         self.reference: torch.nn.Module | None = None
         self.rng = np.random.default_rng(ctx.seed)
         self.pairs: list[Pair] = []
@@ -76,7 +77,7 @@ class DPOAgent:
     def _reference_act(self, obs: np.ndarray) -> int:
         if self.reference is None:
             return self._uniform(obs)
-        return act_one(self.reference, obs, deterministic=False)
+        return act_one(self.reference, obs, deterministic=False, device=self.device)
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         p = self.params
@@ -110,30 +111,34 @@ class DPOAgent:
 
     def _logp(self, policy: torch.nn.Module | None, trajectories: list) -> torch.Tensor:
         """``[n]`` log pi(trajectory) = sum_t log pi(a_t | s_t); uniform when ``policy`` is None."""
-        actions, index = stack_steps(trajectories, "actions")
+        actions, index = stack_steps(trajectories, "actions", self.device)
         if policy is None:
-            per_step = torch.full((len(actions),), -math.log(self.n_actions))
+            per_step = torch.full((len(actions),), -math.log(self.n_actions), device=self.device)
         else:
-            obs, _ = stack_steps(trajectories, "obs")
+            obs, _ = stack_steps(trajectories, "obs", self.device)
             per_step = distribution(policy, obs).log_prob(actions.long())
         return per_trajectory_sum(per_step, index, len(trajectories))
+
+    def _loss(self, chosen: list, rejected: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """The DPO loss on pairs (chosen[i], rejected[i]) and each pair's log-ratio margin (no gradient)."""
+        logp = self._logp(self.policy, chosen + rejected)
+        with torch.no_grad():
+            ref = self._logp(self.reference, chosen + rejected)
+        n = len(chosen)
+        margin = ((logp[:n] - ref[:n]) - (logp[n:] - ref[n:])).detach()
+        return dpo_loss(logp[:n], logp[n:], ref[:n], ref[n:], self.params.beta), margin
 
     def _update(self) -> dict[str, float]:
         chosen_idx = self.rng.choice(len(self.pairs), min(self.params.batch_pairs, len(self.pairs)), replace=False)
         batch = [self.pairs[i] for i in chosen_idx]
         chosen = [pair.a if pair.prefer_a == 1.0 else pair.b for pair in batch]
         rejected = [pair.b if pair.prefer_a == 1.0 else pair.a for pair in batch]
-        logp = self._logp(self.policy, chosen + rejected)
-        with torch.no_grad():
-            ref = self._logp(self.reference, chosen + rejected)
-        n = len(batch)
-        loss = dpo_loss(logp[:n], logp[n:], ref[:n], ref[n:], self.params.beta)
+        loss, margin = self._loss(chosen, rejected)
         self.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.params.max_grad_norm)
         self.optimizer.step()
-        margin = ((logp[:n] - ref[:n]) - (logp[n:] - ref[n:])).detach()
-        obs, _ = stack_steps(chosen, "obs")
+        obs, _ = stack_steps(chosen, "obs", self.device)
         with torch.no_grad():
             entropy = distribution(self.policy, obs).entropy().mean()
         return {"loss/policy": float(loss.detach()), "dpo/reward_margin": float(self.params.beta * margin.mean()),
@@ -150,5 +155,5 @@ def make_agent(params: Params, ctx: RunContext) -> DPOAgent:
 
 def load_agent(params: Params, ctx: RunContext, path: Path) -> DPOAgent:
     agent = DPOAgent(params, ctx)
-    agent.policy.load_state_dict(torch.load(Path(path) / "policy.pt", weights_only=True))
+    agent.policy.load_state_dict(torch.load(Path(path) / "policy.pt", map_location=ctx.device, weights_only=True))
     return agent

@@ -85,13 +85,14 @@ def collect_pairs(env: Any, act: ActFn, n_pairs: int, rng: np.random.Generator,
     return pairs, steps
 
 
-def stack_steps(trajectories: list[Trajectory], field: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All steps' ``field`` of ``trajectories`` in one tensor, and each step's trajectory index."""
+def stack_steps(trajectories: list[Trajectory], field: str,
+                device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """All steps' ``field`` of ``trajectories`` in one tensor, and each step's trajectory index, on ``device``."""
     values = np.concatenate([getattr(t, field) for t in trajectories])
     index = np.repeat(np.arange(len(trajectories)), [len(t.actions) for t in trajectories])
-    return torch.as_tensor(values), torch.as_tensor(index)
+    return torch.as_tensor(values, device=device), torch.as_tensor(index, device=device)
 
 
 def per_trajectory_sum(values: torch.Tensor, index: torch.Tensor, n: int) -> torch.Tensor:
-    """``[S]`` per-step values -> ``[n]`` sums per trajectory."""
-    return torch.zeros(n, dtype=values.dtype).index_add_(0, index, values)
+    """``[S]`` per-step values -> ``[n]`` sums per trajectory (on the values' device)."""
+    return torch.zeros(n, dtype=values.dtype, device=values.device).index_add_(0, index, values)
