@@ -1,15 +1,18 @@
 """PPO: clipped surrogate, GAE, value loss, entropy bonus, minibatch epochs (Schulman et al. 2017).
 
-The PPO-max stabilisers of MOSS-RLHF (Zheng et al. 2023) are options:
-reward scaling, advantage normalisation, value clipping, gradient clipping,
-observation normalisation; plus learning-rate / clip-range annealing and a
-target-KL early stop.
+The PPO-max stabilisers of MOSS-RLHF (Zheng et al. 2023) are options, all on in the
+``ppo_max`` preset: reward scaling, advantage normalisation and clipping, value
+clipping, gradient clipping, and the KL penalty to a reference policy subtracted
+from every step's reward.  Also options, not part of PPO-max: observation
+normalisation, learning-rate / clip-range annealing and a target-KL early stop.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -39,6 +42,11 @@ class Params(RolloutParams):
     vf_coef: float = param(0.5, "value loss coefficient", ge=0)
     max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)", gt=0)
     normalize_advantage: bool = param(True, "standardise advantages over each rollout")
+    clip_advantage: float = param(0.0, "clip the (standardised) advantages to [-c, c] (0: off; PPO-max: 0.5)", ge=0)
+    kl_coef: float = param(0.0, "beta: each step's reward minus beta * (log pi(a|s) - log pi_ref(a|s)) (0: off; PPO-max: 0.02)",
+                           ge=0)
+    kl_reference: Literal["initial", "previous"] = param(
+        "initial", "pi_ref of the KL penalty: the initial policy (PPO-max's SFT model) or the previous rollout's policy")
     target_kl: float | None = param(None, "stop the epochs of an update once approx KL exceeds this", gt=0)
 
 
@@ -63,10 +71,12 @@ FAST = {
                         normalize_obs=True, scale_rewards=True),
 }
 
-# All PPO-max stabilisers on (MOSS-RLHF, Zheng et al. 2023), on top of the defaults.
+# The PPO-max stabilisers (MOSS-RLHF, Zheng et al. 2023, with its code's values) on top of the defaults:
+# reward scaling, advantage normalisation + clipping, value clipping, gradient clipping, KL penalty to
+# the initial policy.  Not in its set: observation normalisation and annealing (so both stay off).
 PPO_MAX = {
-    "*": dict(normalize_obs=True, scale_rewards=True, normalize_advantage=True, clip_value=0.2,
-              max_grad_norm=0.5, anneal_lr=True),
+    "*": dict(scale_rewards=True, normalize_advantage=True, clip_advantage=0.5, clip_value=0.2,
+              max_grad_norm=0.5, kl_coef=0.02, kl_reference="initial"),
 }
 
 presets = {"default": {"*": {}}, "zoo": ZOO, "fast": FAST, "ppo_max": PPO_MAX}
@@ -92,18 +102,34 @@ class PPOAgent(VecAgent):
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
         self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate, eps=params.adam_eps)
+        self.reference = copy.deepcopy(self.model).requires_grad_(False) if params.kl_coef else None
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
         for progress in self.budget(total_steps):
             # 1. rollout: n_steps vectorised steps with the current policy
             self.collect()
+            kl = self.penalise_kl()
             # 2. advantage estimation: GAE(lambda), truncated episodes bootstrapped
             data = self.batch()
             # 3. update: n_epochs of minibatch steps on the clipped surrogate
-            metrics = self.update(data, 1.0 - progress)
+            metrics = {**self.update(data, 1.0 - progress), **kl}
             # 4. logging (the harness adds time/* and episode returns)
             if not callback(self.env_steps, metrics):
                 return
+
+    def penalise_kl(self) -> dict[str, float]:
+        """PPO-max's KL penalty: r_t -= kl_coef * (log pi(a_t|s_t) - log pi_ref(a_t|s_t)) on the rollout."""
+        if self.reference is None:
+            return {}
+        r, rows = self.rollout, self.rollout.logp.size
+        obs, actions = self.tensor(r.obs.reshape(rows, -1)), self.tensor(r.actions.reshape(rows, *r.actions.shape[2:]))
+        with torch.no_grad():
+            ref_logp = self.reference.head.log_prob(self.reference.dist(obs), actions)
+        log_ratio = r.logp - ref_logp.cpu().numpy().reshape(r.logp.shape)
+        r.rewards -= self.params.kl_coef * log_ratio
+        if self.params.kl_reference == "previous":  # the next rollout is penalised against this one's policy
+            self.reference.load_state_dict(self.model.state_dict())
+        return {"loss/kl_reference": float(log_ratio.mean())}
 
     def update(self, data: Batch, remaining: float) -> dict[str, float]:
         p = self.params
@@ -113,6 +139,8 @@ class PPOAgent(VecAgent):
         if p.normalize_advantage:
             adv = data.advantages
             data = data._replace(advantages=(adv - adv.mean()) / (adv.std() + 1e-8))
+        if p.clip_advantage > 0:
+            data = data._replace(advantages=data.advantages.clamp(-p.clip_advantage, p.clip_advantage))
         stats = []
         for mb in minibatches(data, p.batch_size, p.n_epochs):
             loss, mb_stats = self.loss(mb, clip)
