@@ -152,6 +152,13 @@ def test_gpg_alpha_counts_all_equal_groups_and_is_capped(valid_fraction, alpha):
     assert float(scaled.detach()) == pytest.approx(alpha * float(unscaled.detach()))
 
 
+def test_gpg_without_a_cap_and_without_signal_is_zero_not_nan():
+    batch = _batch()
+    batch.adv, batch.valid_fraction = torch.zeros(4), 0.0
+    loss, _ = gpg.loss(gpg.Params(min_inverse_alpha=0.0), batch)
+    assert float(loss.detach()) == 0.0
+
+
 def test_group_update_passes_the_share_of_informative_groups():
     seen = []
 
