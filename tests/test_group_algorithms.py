@@ -62,17 +62,10 @@ def test_dynamic_sampling_drops_all_equal_groups_and_counts_every_step():
     assert "loss/policy" not in metrics  # nothing informative was left to learn from
 
 
-class AlwaysWrongEnv(gym.Env):
+class AlwaysWrongEnv(ConstantEnv):
     """Reward 0 whatever happens; action 0 ends the episode, else it is cut at 4 steps."""
 
-    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-    action_space = gym.spaces.Discrete(2)
     max_tokens = 4
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(2, np.float32), {}
 
     def step(self, action):
         self.t += 1
