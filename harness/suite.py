@@ -70,7 +70,18 @@ class _Checker:
                 for label, steps in shapings:
                     for seed in cfg.seeds:
                         runs.append(self._run_spec(entry, params, env, label, steps or [], seed))
+        self._check_distinct(runs)
         return runs
+
+    def _check_distinct(self, runs: list[RunSpec]) -> None:
+        """Labels stay out of the run_key, so two entries that train the same thing would collide."""
+        seen: dict[str, RunSpec] = {}
+        for run in runs:
+            other = seen.setdefault(run.run_key, run)
+            if other is not run:
+                self.error("algorithms", f"{other.title!r} and {run.title!r} are the same run (same algorithm, "
+                           "parameters, environment, shaping and seed); drop one or change its parameters")
+                return
 
     def _run_spec(self, entry: AlgorithmEntry, params, env, shaping, steps, seed) -> RunSpec:
         cfg = self.config

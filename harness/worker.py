@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate
+from harness.fingerprint import fingerprint_tags
 from harness.layout import DEVICE_RESOLVED, build_context, run_params, run_tags
 from harness.params import build_params
 from harness.registry import Registry, default_registry, snapshot_registry
@@ -121,8 +122,9 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
 
     single_threaded()
     spec = RunSpec.from_dict(task.spec)
+    registry = registry or task_registry(task)
     client = MlflowClient(tracking_uri=task.tracking_uri)
-    tags = {**task.tags, **run_tags(spec)}
+    tags = {**task.tags, **run_tags(spec), **fingerprint_tags(registry)}
     run = with_retry(lambda: client.create_run(task.experiment_id, tags=tags, run_name=spec.title))
     run_id = run.info.run_id
     report(Event("started", spec.run_key, run_id))
@@ -130,7 +132,7 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
     try:
         logger.params(run_params(spec))
         with_retry(lambda: client.log_dict(run_id, spec.to_dict(), "spec.json"))
-        result = train(spec, logger, client, run_id, report, registry or task_registry(task))
+        result = train(spec, logger, client, run_id, report, registry)
         logger.flush()
         with_retry(lambda: client.set_terminated(run_id, "FINISHED"))
         report(Event("finished", spec.run_key, run_id, step=spec.budget, result=result))
