@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default=None, help="executor plugin (default: the suite's, else local)")
     run.add_argument("--address", default=None, help="cluster address for the ray executor")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    run.add_argument("--reuse", choices=["exact", "any", "off"], default="exact",
+                     help="copy runs that finished in other experiments instead of training them: same run_key "
+                          "and software fingerprint (exact, default), same run_key (any), never (off)")
+    run.add_argument("--bank", type=Path, action="append", default=[], metavar="FILE",
+                     help="import this bank file first (idempotent; repeatable)")
     _tracking(run)
     _report_out(run)
     run.set_defaults(handler=cmd_run)
@@ -67,7 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--seed", type=int, default=None, help="episode seed (default: the run's first evaluation seed)")
     _tracking(replay)
     replay.set_defaults(handler=cmd_replay)
+    _bank_parser(commands)
     return parser
+
+
+def _bank_parser(commands: argparse._SubParsersAction) -> None:
+    bank = commands.add_parser("bank", help="export, import and verify bank files of finished runs")
+    actions = bank.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write the finished runs of experiments to a bank file")
+    export.add_argument("experiments", nargs="+", help="MLflow experiment names (= suite names)")
+    export.add_argument("-o", "--output", type=Path, required=True, help="bank file to write (.jsonl.gz)")
+    export.add_argument("--models", action="store_true", help="include the trained models")
+    imp = actions.add_parser("import", help="load a bank file into the store (importing twice adds nothing)")
+    imp.add_argument("file", type=Path)
+    verify = actions.add_parser("verify", help="train a few banked runs again here and compare")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("--seeds", type=int, default=2, help="runs per configuration (lowest seeds first)")
+    verify.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    for parser in (export, imp):
+        _tracking(parser)
+    bank.set_defaults(handler=cmd_bank)
 
 
 def _tracking(parser: argparse.ArgumentParser) -> None:
@@ -109,14 +133,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.tracking import Tracker
 
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill` stops a suite as cleanly as Ctrl-C
+    if args.bank and (status := _import_banks(args.bank, args.tracking_uri)):
+        return status
     outcome = run_suite(args.suite, tracking_uri=args.tracking_uri, workers=args.workers,
-                        executor=args.executor, executor_options=options)
+                        executor=args.executor, executor_options=options, reuse=args.reuse)
     console = Console(soft_wrap=True, highlight=False)
     tracker = Tracker(outcome.tracking_uri)
     console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite)))
     failed = len(outcome.failed)
     total = len(outcome.suite.runs)
-    console.print(f"{total - failed} of {total} runs finished ({outcome.skipped} from earlier), {failed} failed.")
+    reused = "".join(f", {n} from the bank" if source == "bank" else f", {n} reused from other experiments"
+                     for source, n in sorted(outcome.reused.items()))
+    console.print(f"{total - failed} of {total} runs finished ({outcome.skipped} from earlier{reused}), "
+                  f"{failed} failed.")
     titles = {spec.run_key: spec.title for spec in outcome.suite.runs}
     for key, message in outcome.failed.items():
         console.print(f"  failed: {titles[key]}: {message}")
@@ -149,6 +178,55 @@ def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
     prestart = getattr(executor_class, "prestart", None)
     if prestart is not None:
         prestart(workers if isinstance(workers, int) and workers > 0 else None, **options)
+
+
+def _import_banks(files: list[Path], tracking_uri: str | None) -> int:
+    """Import each bank file; a bad one is a one-line error and exit 2 before anything runs."""
+    from harness.bank import BankError, import_bank
+    from harness.tracking import resolve_tracking_uri
+
+    for file in files:
+        try:
+            result = import_bank(file, resolve_tracking_uri(tracking_uri))
+        except BankError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{file}: {result.added} runs imported, {result.present} already in the store")
+    return 0
+
+
+def cmd_bank(args: argparse.Namespace) -> int:
+    from harness.bank import BankError, export_bank
+    from harness.tracking import resolve_tracking_uri
+
+    try:
+        if args.action == "import":
+            return _import_banks([args.file], args.tracking_uri)
+        if args.action == "verify":
+            return _verify_bank(args)
+        result = export_bank(args.experiments, resolve_tracking_uri(args.tracking_uri), args.output, args.models)
+    except BankError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    note = f" ({result.without_fingerprint} finished runs without a fingerprint left out)" * bool(
+        result.without_fingerprint)
+    print(f"{args.output}: {result.runs} runs{note}")
+    return 0
+
+
+def _verify_bank(args: argparse.Namespace) -> int:
+    from harness.bank.verify import verify_bank
+
+    verdicts = verify_bank(args.file, seeds=args.seeds, workers=args.workers)
+    for v in verdicts:
+        print(f"{v.title}: " + ("identical" if v.identical else f"DIFFERENT {v.error}".rstrip()))
+        if not v.identical:
+            print(f"  bank:  {v.banked}\n  here:  {v.local}")
+        for name, (bank, here) in v.fingerprint.items():
+            print(f"  fingerprint {name}: bank {bank}, here {here}")
+    same = sum(v.identical for v in verdicts)
+    print(f"{same} of {len(verdicts)} runs identical to the bank.")
+    return 0 if same == len(verdicts) else EXIT_FAILED_RUNS
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

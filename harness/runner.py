@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.bank.reuse import reuse_runs
 from harness.layout import common_tags, run_tags
 from harness.progress import SuiteProgress
 from harness.registry import Registry, default_registry
@@ -20,6 +21,8 @@ class SuiteOutcome:
     tracking_uri: str
     experiment_id: str
     skipped: int = 0
+    reused: dict[str, int] = field(default_factory=dict)
+    """Runs copied instead of trained, by source: ``bank`` or ``reused`` (another experiment)."""
     finished: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
@@ -34,9 +37,12 @@ def run_suite(
     executor_options: dict[str, Any] | None = None,
     registry: Registry | None = None,
     show_progress: bool = True,
+    reuse: str = "exact",
 ) -> SuiteOutcome:
     """Run every run of the suite that has not FINISHED yet; failures stay isolated.
 
+    ``reuse`` (``exact``, ``any``, ``off``): copy runs that FINISHED in other experiments of the
+    store instead of training them (:mod:`harness.bank.reuse`).
     Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid.
     """
     registry = registry or default_registry()
@@ -49,9 +55,11 @@ def run_suite(
 
     todo = plan_runs(tracker, experiment_id, suite, outcome)
     tags = common_tags(suite, registry)
+    todo, reused = reuse_runs(tracker, experiment_id, todo, tags, registry, reuse)
+    outcome.reused = dict(reused)
     tasks = [RunTask(spec.to_dict(), tracker.uri, experiment_id, tags, registry.snapshot()) for spec in todo]
     specs = {spec.run_key: spec for spec in todo}
-    progress = SuiteProgress(todo, skipped=outcome.skipped, enabled=show_progress)
+    progress = SuiteProgress(todo, skipped=outcome.skipped + sum(reused.values()), enabled=show_progress)
 
     def on_event(event: Event) -> None:
         progress.update(event)
