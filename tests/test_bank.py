@@ -59,6 +59,21 @@ def test_fingerprint_fields_and_differences():
     assert fingerprint_id(values) != fingerprint_id(other)
 
 
+def test_labels_stay_out_of_the_run_key_and_identical_entries_are_refused(tmp_path):
+    from harness.errors import SuiteErrors
+    from harness.registry import default_registry
+    from harness.suite import load_suite
+
+    text = toy_suite(tmp_path, name="a").read_text()
+    relabelled = text.replace('name = "toy.search"', 'name = "toy.search"\nlabel = "other"').replace('"a"', '"b"')
+    a = load_suite(tmp_path / "suite.toml", default_registry())
+    b = load_suite(write_suite(tmp_path, relabelled, "b.toml"), default_registry())
+    assert [r.run_key for r in a.runs] == [r.run_key for r in b.runs]
+    twice = text + '[[algorithms]]\nname = "toy.search"\nlabel = "again"\n'
+    with pytest.raises(SuiteErrors, match="are the same run"):
+        load_suite(write_suite(tmp_path, twice, "twice.toml"), default_registry())
+
+
 def test_every_run_carries_its_fingerprint(first):
     _, uri, _ = first
     for run in finished(uri, "first"):
