@@ -83,6 +83,9 @@ def _bank_parser(commands: argparse._SubParsersAction) -> None:
     export.add_argument("experiments", nargs="+", help="MLflow experiment names (= suite names)")
     export.add_argument("-o", "--output", type=Path, required=True, help="bank file to write (.jsonl.gz)")
     export.add_argument("--models", action="store_true", help="include the trained models")
+    export.add_argument("--metrics", action="append", default=[], metavar="PREFIX",
+                        help="keep only metrics starting with PREFIX (repeatable; default: all), "
+                             "e.g. --metrics eval/ --metrics time/ for what reports read")
     imp = actions.add_parser("import", help="load a bank file into the store (importing twice adds nothing)")
     imp.add_argument("file", type=Path)
     verify = actions.add_parser("verify", help="train a few banked runs again here and compare")
@@ -204,29 +207,24 @@ def cmd_bank(args: argparse.Namespace) -> int:
             return _import_banks([args.file], args.tracking_uri)
         if args.action == "verify":
             return _verify_bank(args)
-        result = export_bank(args.experiments, resolve_tracking_uri(args.tracking_uri), args.output, args.models)
+        result = export_bank(args.experiments, resolve_tracking_uri(args.tracking_uri), args.output, args.models,
+                             tuple(args.metrics))
     except BankError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    note = f" ({result.without_fingerprint} finished runs without a fingerprint left out)" * bool(
-        result.without_fingerprint)
-    print(f"{args.output}: {result.runs} runs{note}")
+    print(f"{args.output}: {result.runs} runs")
+    if result.without_fingerprint:
+        print(f"left out {result.without_fingerprint} finished runs without a software fingerprint "
+              "(made before harness recorded one)")
     return 0
 
 
 def _verify_bank(args: argparse.Namespace) -> int:
-    from harness.bank.verify import verify_bank
+    from harness.bank.verify import describe, verify_bank
 
     verdicts = verify_bank(args.file, seeds=args.seeds, workers=args.workers)
-    for v in verdicts:
-        print(f"{v.title}: " + ("identical" if v.identical else f"DIFFERENT {v.error}".rstrip()))
-        if not v.identical:
-            print(f"  bank:  {v.banked}\n  here:  {v.local}")
-        for name, (bank, here) in v.fingerprint.items():
-            print(f"  fingerprint {name}: bank {bank}, here {here}")
-    same = sum(v.identical for v in verdicts)
-    print(f"{same} of {len(verdicts)} runs identical to the bank.")
-    return 0 if same == len(verdicts) else EXIT_FAILED_RUNS
+    print("\n".join(describe(verdicts)))
+    return 0 if all(v.identical for v in verdicts) else EXIT_FAILED_RUNS
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

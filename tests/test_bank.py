@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.bank import BankError, export_bank, import_bank, read_bank
+from harness.bank.format import write_bank
 from harness.cli import main
 from harness.fingerprint import TAG_ID, TAG_JSON, differences, fingerprint, fingerprint_id
 from harness.report import build_report
@@ -134,8 +135,13 @@ def report_tables(uri: str, experiment: str, out: Path) -> dict[str, pd.DataFram
     return tables
 
 
-def test_export_import_gives_the_same_report_tables(first, tmp_path):
-    folder, uri, bank = first
+@pytest.mark.parametrize("prefixes", [(), ("eval/", "time/", "sys/")], ids=["all-metrics", "report-metrics"])
+def test_export_import_gives_the_same_report_tables(first, tmp_path, prefixes):
+    folder, uri, _ = first
+    bank = tmp_path / "bank.jsonl.gz"
+    export_bank(["first"], uri, bank, metrics_prefixes=prefixes)
+    if prefixes:
+        assert all(key.startswith(prefixes) for r in read_bank(bank)[1] for key in r["metrics"])
     fresh = uri_of(tmp_path / "fresh")
     assert import_bank(bank, fresh).added == 2
     original, imported = report_tables(uri, "first", tmp_path / "a"), report_tables(fresh, "first", tmp_path / "b")
@@ -195,11 +201,20 @@ def test_bank_file_records_what_reuse_matches_on(first):
     assert not any(name.startswith("model/") for r in records for name in r["artifacts"])
 
 
-def test_verify_retrains_and_finds_the_same_numbers(first, capsys):
+def test_verify_retrains_and_compares(first, tmp_path, capsys):
+    """Seed 1 as banked is identical here; seed 0's banked curve and torch version are doctored."""
     _, _, bank = first
-    assert main(["bank", "verify", str(bank), "--seeds", "1", "--workers", "1"]) == 0
+    _, records = read_bank(bank)
+    doctored = next(r for r in records if r["tags"]["harness.seed"] == "0")
+    doctored["metrics"]["eval/return_mean"][-1][1] += 1.0
+    values = json.loads(doctored["tags"][TAG_JSON])
+    doctored["tags"][TAG_JSON] = json.dumps({**values, "torch": "0.0.fake"})
+    write_bank(tmp_path / "doctored.jsonl.gz", records)
+    assert main(["bank", "verify", str(tmp_path / "doctored.jsonl.gz"), "--seeds", "2", "--workers", "2"]) == 1
     out = capsys.readouterr().out
-    assert "toy.search / CartPole-v1 / seed 0: identical" in out and "1 of 1 runs identical" in out
+    assert "toy.search / CartPole-v1 / seed 1: identical" in out
+    assert "toy.search / CartPole-v1 / seed 0: DIFFERENT" in out and "1 of 2 runs identical" in out
+    assert f"fingerprint torch: bank 0.0.fake, here {values['torch']}" in out
 
 
 def test_bank_import_before_a_run_reuses_its_runs(first, tmp_path, capsys):

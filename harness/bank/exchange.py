@@ -24,8 +24,10 @@ class ImportResult:
     """Runs of the file already in the store (imported before): not added again."""
 
 
-def export_bank(experiments: list[str], tracking_uri: str, out: Path, models: bool = False) -> ExportResult:
-    """Write the FINISHED harness runs of ``experiments`` to the bank file ``out``."""
+def export_bank(experiments: list[str], tracking_uri: str, out: Path, models: bool = False,
+                metrics_prefixes: tuple[str, ...] = ()) -> ExportResult:
+    """Write the FINISHED harness runs of ``experiments`` to the bank file ``out``
+    (all metrics, or those whose keys start with one of ``metrics_prefixes``)."""
     tracker = Tracker(tracking_uri)
     records, skipped = [], 0
     for name in experiments:
@@ -39,7 +41,7 @@ def export_bank(experiments: list[str], tracking_uri: str, out: Path, models: bo
             if not all(tags.get(tag) for tag in REQUIRED_TAGS):
                 skipped += 1
                 continue
-            records.append(record_from_run(tracker.client, run, name, models))
+            records.append(record_from_run(tracker.client, run, name, models, metrics_prefixes))
     records.sort(key=lambda r: (r["experiment"], r["bank_id"]))
     write_bank(out, records)
     return ExportResult(len(records), skipped)

@@ -26,11 +26,13 @@ ARTIFACTS = ("spec.json", "evaluations.json")
 BATCH = 1000
 
 
-def record_from_run(client: Any, run: Any, experiment: str, models: bool = False) -> dict[str, Any]:
-    """A bank record of a FINISHED run: tags, params, full metric histories, artifacts."""
+def record_from_run(client: Any, run: Any, experiment: str, models: bool = False,
+                    metrics_prefixes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A bank record of a FINISHED run: tags, params, full metric histories (only the keys
+    starting with one of ``metrics_prefixes``, when given), artifacts."""
     run_id = run.info.run_id
     metrics = {}
-    for key in sorted(run.data.metrics):
+    for key in sorted(k for k in run.data.metrics if k.startswith(metrics_prefixes or ("",))):
         history = with_retry(lambda: client.get_metric_history(run_id, key))
         metrics[key] = [[int(m.step), float(m.value), int(m.timestamp)] for m in history]
     tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -41,8 +42,6 @@ def pick(records: list[dict[str, Any]], seeds: int) -> list[dict[str, Any]]:
 
 
 def _spec(record: dict[str, Any]) -> dict[str, Any]:
-    import base64
-
     return json.loads(base64.b64decode(record["artifacts"]["spec.json"]))
 
 
@@ -53,7 +52,7 @@ def verify_bank(path: Path, seeds: int = 2, workers: int | None = None,
 
     registry = registry or default_registry()
     _, records = read_bank(path)
-    chosen = [r for r in pick([r for r in records if "spec.json" in r["artifacts"]], seeds)]
+    chosen = pick([r for r in records if "spec.json" in r["artifacts"]], seeds)
     here = json.loads(fingerprint_tags(registry)[TAG_JSON])
     with tempfile.TemporaryDirectory() as tmp:
         tracker = Tracker(f"sqlite:///{Path(tmp) / 'verify.db'}")
@@ -80,3 +79,15 @@ def verify_bank(path: Path, seeds: int = 2, workers: int | None = None,
                                     differences(json.loads(record["tags"][TAG_JSON]), here),
                                     failures.get(spec.run_key, "" if run else "did not finish")))
     return verdicts
+
+
+def describe(verdicts: list[Verdict]) -> list[str]:
+    """Lines for the terminal: per run identical or DIFFERENT (both curves), and the fingerprint fields that differ."""
+    lines = []
+    for v in verdicts:
+        lines.append(f"{v.title}: " + ("identical" if v.identical else f"DIFFERENT {v.error}".rstrip()))
+        if not v.identical:
+            lines += [f"  bank: {v.banked}", f"  here: {v.local}"]
+        lines += [f"  fingerprint {name}: bank {bank}, here {here}" for name, (bank, here) in v.fingerprint.items()]
+    lines.append(f"{sum(v.identical for v in verdicts)} of {len(verdicts)} runs identical to the bank.")
+    return lines
