@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness import layout
+
 #: Distributions whose versions enter the fingerprint (besides every plugin distribution).
 LIBRARIES = ("torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib", "mlflow")
 #: Fingerprint fields in display order (``plugins`` maps distribution -> version).
@@ -77,7 +79,7 @@ def differences(a: dict[str, object], b: dict[str, object]) -> dict[str, tuple[o
 
 
 #: The MLflow tags that carry a run's fingerprint (JSON) and its id.
-TAG_JSON, TAG_ID = "harness.fingerprint", "harness.fingerprint_id"
+TAG_JSON, TAG_ID = layout.FINGERPRINT, layout.FINGERPRINT_ID
 
 
 def plugin_versions(registry: Any) -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from harness.bank.format import REQUIRED_TAGS, BankError, read_bank, write_bank
 from harness.bank.records import TAG_BANK_ID, TAG_ORIGIN, TAG_SOURCE, record_from_run, write_run
+from harness.layout import RUN_KEY
 from harness.tracking import Tracker
 
 
@@ -36,7 +37,7 @@ def export_bank(experiments: list[str], tracking_uri: str, out: Path, models: bo
             raise BankError(f"no experiment named {name!r} at {tracking_uri}")
         for run in tracker.runs(experiment_id, "attributes.status = 'FINISHED'"):
             tags = run.data.tags
-            if not tags.get("harness.run_key"):
+            if not tags.get(RUN_KEY):
                 continue  # a report run
             if not all(tags.get(tag) for tag in REQUIRED_TAGS):
                 skipped += 1

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness import layout
+
 FORMAT, SCHEMA_VERSION = "harness-bank", 1
 #: Record field -> the JSON type it must have.
 RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -31,7 +33,7 @@ RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
     "tags": dict, "params": dict, "metrics": dict, "artifacts": dict,
 }
 #: Tags a record must carry: what reuse matches on.
-REQUIRED_TAGS = ("harness.run_key", "harness.fingerprint_id", "harness.fingerprint")
+REQUIRED_TAGS = (layout.RUN_KEY, layout.FINGERPRINT_ID, layout.FINGERPRINT)
 
 
 class BankError(ValueError):

@@ -1,7 +1,8 @@
 """Runs as records: read a finished MLflow run into a bank record, write a record as a run.
 
 One owner for copying a run, used by export (store -> file), import (file -> store) and
-reuse (store -> this suite's experiment).  Tags naming where a run came from live here.
+reuse (store -> this suite's experiment).  The tags naming where a copy came from are in
+:mod:`harness.layout` (``source``, ``origin``, ``bank_id``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,10 @@ from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 
+from harness import layout
 from harness.tracking import with_retry
 
-#: The run's id in the bank it first came from (kept through any number of copies).
-TAG_BANK_ID = "harness.bank_id"
-#: ``trained`` (absent), ``bank`` (imported from a bank file) or ``reused`` (copied from another experiment).
-TAG_SOURCE = "harness.source"
-#: Where a copied run came from: the bank file, or ``experiment/run_id`` in this store.
-TAG_ORIGIN = "harness.origin"
+TAG_BANK_ID, TAG_SOURCE, TAG_ORIGIN = layout.BANK_ID, layout.SOURCE, layout.ORIGIN
 #: Artifacts every record carries; ``model/`` only when asked for.
 ARTIFACTS = ("spec.json", "evaluations.json")
 BATCH = 1000

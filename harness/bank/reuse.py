@@ -14,19 +14,18 @@ from typing import Any
 
 from harness.bank.records import TAG_ORIGIN, TAG_SOURCE, record_from_run, write_run
 from harness.fingerprint import TAG_ID, fingerprint_tags
+from harness.layout import RUN_KEY, SUITE_FILE, SUITE_HASH, run_tags
 from harness.tracking import Tracker, with_retry
 
 MODES = ("exact", "any", "off")
 #: Tags of this invocation that a copy takes over (the rest of its provenance stays the source's).
-PER_SUITE = ("harness.suite_file", "harness.suite_hash")
+PER_SUITE = (SUITE_FILE, SUITE_HASH)
 
 
 def reuse_runs(tracker: Tracker, experiment_id: str, todo: list, tags: dict[str, str],
                registry: Any, mode: str = "exact") -> tuple[list, Counter]:
     """Copy reusable runs into ``experiment_id``; return the specs still to train and
     ``Counter({"bank": n, "reused": m})`` of the copies by source."""
-    from harness.worker import run_tags
-
     if mode not in MODES:
         raise ValueError(f"reuse mode {mode!r} (allowed: {', '.join(MODES)})")
     counts: Counter = Counter()
@@ -65,7 +64,7 @@ def find_source(tracker: Tracker, experiments: dict[str, str], run_key: str, fin
     Prefers a run with this fingerprint, then the earliest; ``exact`` accepts nothing else.
     """
     runs = with_retry(lambda: tracker.client.search_runs(
-        list(experiments), f"tags.`harness.run_key` = '{run_key}' and attributes.status = 'FINISHED'",
+        list(experiments), f"tags.`{RUN_KEY}` = '{run_key}' and attributes.status = 'FINISHED'",
         max_results=1000))
     if mode == "exact":
         runs = [r for r in runs if r.data.tags.get(TAG_ID) == fingerprint_id]

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.bank.format import read_bank
 from harness.fingerprint import TAG_JSON, differences, fingerprint_tags
+from harness.layout import RUN_KEY
 from harness.registry import Registry, default_registry
 from harness.tasks import Event, RunTask
 from harness.tracking import Tracker
@@ -67,7 +68,7 @@ def verify_bank(path: Path, seeds: int = 2, workers: int | None = None,
 
         executor = registry.get("executor", "local").load()(workers=workers)
         executor.run(tasks, on_event)
-        finished = {r.data.tags.get("harness.run_key"): r for r in tracker.runs(experiment_id)
+        finished = {r.data.tags.get(RUN_KEY): r for r in tracker.runs(experiment_id)
                     if r.info.status == "FINISHED"}
         verdicts = []
         for record, spec in zip(chosen, specs):
