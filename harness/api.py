@@ -145,6 +145,10 @@ class Agent(Protocol):
     def save(self, path: Path) -> None:
         """Write everything needed to act again into the directory ``path``."""
 
+    # Optional, for batched evaluation (see harness.evaluation):
+    # def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    #     """Actions for a batch of raw observations, one row per environment."""
+
 
 class AlgorithmImpl(Protocol):
     """The implementation object an :class:`AlgorithmSpec` points to."""

@@ -19,7 +19,7 @@ from typing import Any
 from harness.api import RunContext
 from harness.config import Evaluation
 from harness.envs import eval_env_seeds, make_base_env, resolve_env, train_env_seeds, training_env_factory
-from harness.evaluation import EvalResult, evaluate
+from harness.evaluation import EvalResult, evaluate, evaluation_envs
 from harness.params import build_params, flatten
 from harness.registry import Registry, default_registry
 from harness.seeding import resolve_device, seed_everything
@@ -163,12 +163,13 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     ctx = RunContext(spec.env, spec.seed, device, make_env, env_seeds=lambda n: train_env_seeds(spec.seed, n))
     agent = impl.make_agent(params, ctx)
 
-    eval_env = make_base_env(env_spec, spec.env_kwargs)
     seeds = eval_env_seeds(spec.seed, spec.evaluation["episodes"])
+    eval_envs = evaluation_envs(lambda: make_base_env(env_spec, spec.env_kwargs), agent, len(seeds),
+                                spec.evaluation["deterministic"])
     history: list[dict[str, Any]] = []
 
     def evaluate_now(step: int) -> EvalResult:
-        result = evaluate(agent, eval_env, seeds, spec.evaluation["deterministic"])
+        result = evaluate(agent, eval_envs, seeds, spec.evaluation["deterministic"])
         history.append({"step": step, "returns": result.returns.tolist(), "lengths": result.lengths.tolist()})
         return result
 
@@ -178,7 +179,8 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
     final = monitor.evaluation(spec.budget)
     monitor._drain_episodes()
     logger.metric("sys/peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, spec.budget)
-    eval_env.close()
+    for env in eval_envs:
+        env.close()
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"

@@ -80,11 +80,17 @@ def check_algorithm(algorithm: str, env: str, steps: int = 2_000, seed: int = 0,
         reloaded = impl.load_agent(first.params, first.ctx, Path(tmp))
     probe = make_base_env(resolve_env(registry, env), {})
     obs, _ = probe.reset(seed=eval_env_seeds(seed, 1)[0])
+    seen, actions = [], []
     for _ in range(20):
         action = first.agent.act(obs, deterministic=True)
         np.testing.assert_array_equal(action, reloaded.act(obs, deterministic=True),
                                       err_msg=f"{algorithm}: reloaded agent acts differently")
+        seen.append(obs)
+        actions.append(action)
         obs, _, terminated, truncated, _ = probe.step(action)
         if terminated or truncated:
             obs, _ = probe.reset()
+    if callable(getattr(first.agent, "act_batch", None)):  # optional: must agree with act, row by row
+        np.testing.assert_allclose(first.agent.act_batch(np.stack(seen), True), np.stack(actions), rtol=1e-5,
+                                   atol=1e-6, err_msg=f"{algorithm}: act_batch differs from act")
     return first

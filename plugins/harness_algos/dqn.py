@@ -166,7 +166,15 @@ class DQNAgent:
         """Greedy action for one observation (epsilon-greedy with the final epsilon if not deterministic)."""
         if not deterministic and self.act_rng.random() < self.p.exploration_final_eps:
             return int(self.act_rng.integers(self.n_actions))
-        return int(self.q_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1)).argmax())
+        return int(self.act_batch(np.asarray(obs)[None])[0])
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Greedy actions for a batch of observations (epsilon-greedy per row if not deterministic)."""
+        greedy = self.q_numpy(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)).argmax(1)
+        if deterministic:
+            return greedy
+        explore = self.act_rng.random(len(greedy)) < self.p.exploration_final_eps
+        return np.where(explore, self.act_rng.integers(self.n_actions, size=len(greedy)), greedy)
 
     def save(self, path: Path) -> None:
         torch.save({"q": self.q.state_dict(), "q_target": self.q_target.state_dict()}, Path(path) / "dqn.pt")

@@ -152,12 +152,17 @@ class Agent:
         return torch.as_tensor(array, device=self.device)
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
-        x = self.tensor(self.observe(np.asarray(obs)[None]))
+        action = self.act_batch(np.asarray(obs)[None], deterministic)[0]
+        return int(action) if self.discrete else action
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of raw observations (one row per environment)."""
+        x = self.tensor(self.observe(np.asarray(obs)))
         with torch.inference_mode():
             dist = self.model.dist(x)
             action = self.model.head.mode(dist) if deterministic else self.model.head.sample(dist)
-        action = action.cpu().numpy()[0]
-        return int(action) if self.discrete else self.to_env(action)
+        action = action.cpu().numpy()
+        return action if self.discrete else self.to_env(action)
 
     def save(self, path: Path) -> None:
         save_checkpoint(path, model=self.model.state_dict(), env_steps=self.env_steps,

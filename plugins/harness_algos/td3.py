@@ -169,10 +169,14 @@ class TD3Agent:
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """The actor's action for one observation (plus exploration noise if not deterministic)."""
-        action = self.actor_numpy(np.asarray(obs, dtype=np.float32).reshape(1, -1))
+        return self.act_batch(np.asarray(obs)[None], deterministic)[0]
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """The actor's actions for a batch of observations (plus exploration noise if not deterministic)."""
+        action = self.actor_numpy(np.asarray(obs, dtype=np.float32).reshape(len(obs), -1))
         if not deterministic:
             action = self._noisy(action, self.p.exploration_noise, self.act_rng)
-        return self._to_env(action)[0]
+        return self._to_env(action)
 
     def save(self, path: Path) -> None:
         state = {key: getattr(self, key).state_dict() for key in ("actor", "critics", "actor_target", "critics_target")}

@@ -118,10 +118,14 @@ class SB3Agent:
         self.model.learn(total_steps, callback=HarnessRelay(callback, self.keys))
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Any:
+        action = self.act_batch(obs, deterministic)  # SB3's predict takes one observation or a batch
+        return int(action) if self._discrete else action
+
+    def act_batch(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of observations (one row per environment), in one forward pass."""
         if self.normalizer is not None:
             obs = self.normalizer.normalize_obs(obs)
-        action, _ = self.model.predict(obs, deterministic=deterministic)
-        return int(action) if self._discrete else action
+        return self.model.predict(obs, deterministic=deterministic)[0]
 
     def save(self, path: Path) -> None:
         path = Path(path)
