@@ -183,15 +183,19 @@ class RunContext:
     """``make_env(index)``: a fresh, shaped, seeded training environment."""
     env_seeds: Callable[[int], list[int]] = field(repr=False, default=lambda n: list(range(n)))
     """``env_seeds(n)``: the reset seeds the harness derived for ``n`` envs."""
+    vector_env: Callable[[int], Any] | None = field(repr=False, default=None)
+    """``vector_env(n)``: a fast backend's vector env (see harness.vector); None: SyncVectorEnv."""
 
     def make_vec_env(self, n: int) -> Any:
-        """``n`` training environments in one in-process ``SyncVectorEnv``.
+        """``n`` training environments in one in-process vector env (the suite's ``vector`` backend).
 
         Autoreset happens in the same step (the final observation is in
         ``info["final_obs"]``), the convention SB3 and most algorithms use.
         """
         import gymnasium as gym
 
+        if self.vector_env is not None:
+            return self.vector_env(n)
         return gym.vector.SyncVectorEnv(
             [lambda i=i: self.make_env(i) for i in range(n)],
             autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,

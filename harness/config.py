@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -74,6 +74,8 @@ class EnvironmentEntry(Strict):
     kwargs: dict[str, Any] = {}
     budget: PositiveInt | None = None
     """Environment steps per run here; overrides the suite budget."""
+    vector: Literal["auto", "envpool", "sync"] = "sync"
+    """Backend of native agents' vectorised training envs (see harness/vector.py)."""
 
     @property
     def key(self) -> str:

@@ -30,6 +30,8 @@ class RunSpec:
     timeout: float | None = None
     baseline: str | None = None
     baseline_shaping: str | None = None
+    vector: str = "sync"
+    """Training-env backend asked for ``ctx.make_vec_env`` (auto, envpool, sync; see harness.vector)."""
     run_key: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -56,4 +58,6 @@ def canonical_json(data: Any) -> str:
 def compute_run_key(spec: RunSpec) -> str:
     """sha256 of the canonical JSON of everything that changes the results."""
     data = {k: v for k, v in asdict(spec).items() if k not in (*NOT_IN_KEY, "run_key")}
+    if data["vector"] == "sync":  # the backend every run used before the field existed: keys stay as they were
+        del data["vector"]
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:20]

@@ -91,6 +91,7 @@ class _Checker:
             timeout=cfg.timeout,
             baseline=entry.baseline or (cfg.baseline if cfg.baseline != entry.key else None),
             baseline_shaping=cfg.baseline_shaping,
+            vector=env.vector,
         )
 
     def _check_references(self) -> None:
@@ -140,6 +141,7 @@ class _Checker:
 
     def _env_spaces(self, index: int, shapings) -> tuple[str, str] | None:
         from harness.envs import make_base_env, resolve_env
+        from harness.vector import vector_problem
 
         entry = self.config.environments[index]
         try:
@@ -153,6 +155,8 @@ class _Checker:
             self.error(f"environments[{index}].kwargs", f"cannot make {entry.name!r}: {type(error).__name__}: {error}")
             return None
         spaces = (type(env.observation_space).__name__, type(env.action_space).__name__)
+        if problem := vector_problem(entry.vector, entry.name):
+            self.error(f"environments[{index}].vector", problem)
         self._probe_shapers(entry.key, env, shapings)
         env.close()
         return spaces

@@ -26,6 +26,7 @@ from harness.seeding import resolve_device, seed_everything
 from harness.spec import RunSpec
 from harness.tasks import Event, RunTask
 from harness.tracking import TAG, RunLogger, fail_run, with_retry
+from harness.vector import training_vector_env
 
 
 class RunFailure(Exception):
@@ -160,7 +161,11 @@ def train(spec: RunSpec, logger: RunLogger, client: Any, run_id: str,
 
     episodes: list[dict[str, Any]] = []
     make_env = training_env_factory(registry, env_spec, spec.env_kwargs, spec.shapers, spec.seed, episodes.append)
-    ctx = RunContext(spec.env, spec.seed, device, make_env, env_seeds=lambda n: train_env_seeds(spec.seed, n))
+    vector_env, backend, note = training_vector_env(spec.vector, env_spec, spec.env_kwargs, spec.shapers,
+                                                    spec.seed, episodes.append)
+    logger.tags({TAG + "vector_resolved": backend, **({TAG + "vector_note": note} if note else {})})
+    ctx = RunContext(spec.env, spec.seed, device, make_env, env_seeds=lambda n: train_env_seeds(spec.seed, n),
+                     vector_env=vector_env)
     agent = impl.make_agent(params, ctx)
 
     seeds = eval_env_seeds(spec.seed, spec.evaluation["episodes"])
@@ -220,6 +225,7 @@ def run_tags(spec: RunSpec) -> dict[str, str]:
         TAG + "baseline_shaping": spec.baseline_shaping or "",
         TAG + "eval_protocol": Evaluation(**spec.evaluation).describe(),
         TAG + "device": spec.device,
+        TAG + "vector": spec.vector,
     }
 
 

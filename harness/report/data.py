@@ -29,7 +29,7 @@ CURVE_METRICS = {
 #: Tags every run row has (empty string when the run lacks it).
 TAG_COLUMNS = (
     "suite", "run_key", "algorithm", "algorithm_label", "env", "env_label", "shaping", "seed", "budget",
-    "baseline", "baseline_shaping", "eval_protocol", "device", "device_resolved", "error",
+    "baseline", "baseline_shaping", "eval_protocol", "device", "device_resolved", "vector", "vector_resolved", "error",
     "version", "suite_hash", "suite_file", "git_commit", "plugin_versions",
 )
 RUN_COLUMNS = ("run_id", "status", "start_time", "end_time", "artifact_uri", "video", *TAG_COLUMNS)

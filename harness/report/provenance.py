@@ -19,6 +19,8 @@ FIELDS = [
     ("eval_protocol", "evaluation protocol"),
     ("device", "device requested"),
     ("device_resolved", "device used"),
+    ("vector", "training env backend requested"),
+    ("vector_resolved", "training env backend used"),
 ]
 
 

@@ -23,6 +23,7 @@ from harness.evaluation import EvalResult, evaluate
 from harness.params import build_params, preset_overrides
 from harness.registry import Registry, default_registry
 from harness.seeding import seed_everything
+from harness.vector import training_vector_env
 
 
 @dataclass
@@ -36,24 +37,26 @@ class Trained:
 
 def make_context(env: str, seed: int = 0, shapers: list[dict[str, Any]] | None = None,
                  env_kwargs: dict[str, Any] | None = None, registry: Registry | None = None,
-                 device: str = "cpu") -> tuple[RunContext, list[dict[str, Any]]]:
+                 device: str = "cpu", vector: str = "sync") -> tuple[RunContext, list[dict[str, Any]]]:
     """A RunContext exactly as a harness worker builds it, and the list its episodes land in."""
     registry = registry or default_registry()
     episodes: list[dict[str, Any]] = []
-    make_env = training_env_factory(registry, resolve_env(registry, env), env_kwargs or {}, shapers or [],
-                                    seed, episodes.append)
-    return RunContext(env, seed, device, make_env, env_seeds=lambda n: train_env_seeds(seed, n)), episodes
+    spec = resolve_env(registry, env)
+    make_env = training_env_factory(registry, spec, env_kwargs or {}, shapers or [], seed, episodes.append)
+    vector_env = training_vector_env(vector, spec, env_kwargs or {}, shapers or [], seed, episodes.append)[0]
+    ctx = RunContext(env, seed, device, make_env, env_seeds=lambda n: train_env_seeds(seed, n), vector_env=vector_env)
+    return ctx, episodes
 
 
 def train(algorithm: str, env: str, steps: int, seed: int = 0, params: dict[str, Any] | None = None,
           preset: str | None = None, env_kwargs: dict[str, Any] | None = None, episodes: int = 3,
-          registry: Registry | None = None) -> Trained:
+          registry: Registry | None = None, vector: str = "sync") -> Trained:
     """Learn ``steps`` env steps like a harness worker would, then evaluate."""
     registry = registry or default_registry()
     impl = registry.get("algorithm", algorithm).load()
     resolved = build_params(impl.Params, {**preset_overrides(impl.presets, preset, env), **(params or {})})
     seed_everything(seed)
-    ctx, recorded = make_context(env, seed, env_kwargs=env_kwargs, registry=registry)
+    ctx, recorded = make_context(env, seed, env_kwargs=env_kwargs, registry=registry, vector=vector)
     agent = impl.make_agent(resolved, ctx)
     agent.learn(steps, lambda step, metrics: True)
     eval_env = make_base_env(resolve_env(registry, env), env_kwargs or {})

@@ -1,0 +1,148 @@
+"""Training-env backends: resolution, suite errors, run identity, EnvPool's contract and its equivalence to gymnasium."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from harness.api import EnvironmentSpec
+from harness.errors import SuiteErrors
+from harness.registry import default_registry
+from harness.runner import run_suite
+from harness.spec import NOT_IN_KEY, RunSpec, canonical_json
+from harness.suite import load_suite
+from harness.testing.equivalence import compare, gymnasium_sample, vector_sample
+from harness.vector import VERIFIED, EnvPoolVectorEnv, EpisodeTally, installed, resolve_backend, training_vector_env
+from tests.conftest import write_suite
+
+HAS_ENVPOOL = installed("envpool")
+needs_envpool = pytest.mark.skipif(not HAS_ENVPOOL, reason="envpool is not installed (pip install 'harness[envpool]')")
+ALPHA = 0.01
+
+
+def test_resolution_falls_back_to_sync_with_a_reason():
+    assert resolve_backend("sync", "CartPole-v1", plain=True) == ("sync", "")
+    backend, note = resolve_backend("auto", "CartPole-v1", plain=False)
+    assert backend == "sync" and ("plain environment" in note if HAS_ENVPOOL else "installed" in note)
+    assert resolve_backend("auto", "Taxi-v4", plain=True) == ("sync", "no fast backend is verified and installed for Taxi-v4")
+    assert resolve_backend("auto", "CartPole-v1", plain=True)[0] == ("envpool" if HAS_ENVPOOL else "sync")
+    with pytest.raises(ValueError, match="envpool is not used for Taxi-v4"):
+        resolve_backend("envpool", "Taxi-v4", plain=True)
+
+
+@pytest.mark.parametrize(("env", "vector", "message"), [
+    ("Taxi-v4", "envpool", "environments[0].vector: envpool is not used for Taxi-v4: not checked against gymnasium"),
+    ("CartPole-v1", "gymnasium", "environments[0].vector: Input should be 'auto', 'envpool' or 'sync' (got 'gymnasium')"),
+])
+def test_a_pinned_backend_that_cannot_serve_the_env_is_a_suite_error(tmp_path, env, vector, message):
+    suite = write_suite(tmp_path, f"""
+        name = "v"
+        seeds = 1
+        budget = 100
+        [[algorithms]]
+        name = "ppo"
+        [[environments]]
+        name = "{env}"
+        vector = "{vector}"
+    """)
+    with pytest.raises(SuiteErrors) as raised:  # the CLI prints each as one line, exit code 2
+        load_suite(suite, default_registry())
+    assert message in str(raised.value)
+
+
+def test_vector_is_in_the_run_key_and_sync_keys_are_unchanged():
+    fields = dict(suite="s", algorithm="ppo", algorithm_label="ppo", params={}, env="CartPole-v1",
+                  env_label="CartPole-v1", env_kwargs={}, shaping="none", shapers=[], seed=0, budget=10,
+                  evaluation={}, device="cpu")
+    old = {k: v for k, v in fields.items() if k not in NOT_IN_KEY}  # a spec from before the field existed
+    assert RunSpec(**fields).run_key == hashlib.sha256(canonical_json(old).encode()).hexdigest()[:20]
+    assert RunSpec(**fields, vector="auto").run_key != RunSpec(**fields).run_key
+
+
+def test_a_run_records_the_backend_asked_and_used(tmp_path):
+    suite = write_suite(tmp_path, """
+        name = "vec"
+        seeds = 1
+        budget = 512
+        [evaluation]
+        every = 512
+        episodes = 2
+        [[algorithms]]
+        name = "ppo"
+        params = { n_envs = 4, n_steps = 64, batch_size = 128, n_epochs = 1 }
+        [[environments]]
+        name = "CartPole-v1"
+        vector = "auto"
+    """)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    outcome = run_suite(suite, tracking_uri=uri, show_progress=False)
+    assert len(outcome.finished) == 1 and not outcome.failed
+    run = MlflowClient(uri).search_runs([MlflowClient(uri).get_experiment_by_name("vec").experiment_id])[0]
+    assert run.data.tags["harness.vector"] == "auto"
+    assert run.data.tags["harness.vector_resolved"] == ("envpool" if HAS_ENVPOOL else "sync")
+    assert run.data.metrics["train/episode_return"] > 0
+
+
+@needs_envpool
+def test_envpool_resets_finished_envs_in_the_same_step_and_records_their_episodes():
+    records: list[dict] = []
+    probe = gym.make("CartPole-v1")
+    envs = EnvPoolVectorEnv("CartPole-v1", 4, 1, probe, EpisodeTally(4, records.append, [0]))
+    obs, _ = envs.reset()
+    lengths, ends = np.zeros(4, int), 0
+    for _ in range(200):
+        obs, rewards, terminated, truncated, info = envs.step(np.ones(4, np.int64))  # always push right: falls fast
+        lengths += 1
+        ended = terminated | truncated
+        if ended.any():
+            ids = np.flatnonzero(ended)
+            assert np.abs(obs[ids]).max() <= 0.05  # a fresh start state, not the fallen one
+            assert all(np.abs(info["final_obs"][i][2]) > 0.2 or np.abs(info["final_obs"][i][0]) > 2.4 for i in ids)
+            ends += len(ids)
+            lengths[ids] = 0
+    assert len(records) == ends > 0
+    steps = [r["step"] for r in records]
+    assert len(set(steps)) == len(steps) and steps == sorted(steps)
+    assert all(r["true_return"] == r["shaped_return"] == r["length"] for r in records)
+    assert envs.single_observation_space == probe.observation_space
+
+
+@needs_envpool
+def test_training_vector_env_uses_the_verified_backend_only_for_the_plain_env():
+    spec = EnvironmentSpec("CartPole-v1", max_episode_steps=500)
+    make, backend, _ = training_vector_env("auto", spec, {}, [], 0, print)
+    assert backend == "envpool" and isinstance(make(2), EnvPoolVectorEnv)
+    shaped = training_vector_env("auto", spec, {}, [{"name": "scale", "params": {}}], 0, print)
+    assert shaped[0] is None and shaped[1] == "sync"
+    custom = training_vector_env("auto", dataclasses.replace(spec, make="x:y"), {}, [], 0, print)
+    assert custom[0] is None
+
+
+# --- equivalence: random-policy dynamics, KS tests at ALPHA (Bonferroni over statistics) ------------
+EPISODES = {"CartPole-v1": 300, "Acrobot-v1": 60, "MountainCar-v0": 100, "MountainCarContinuous-v0": 40,
+            "Pendulum-v1": 100, "LunarLander-v3": 200, "LunarLanderContinuous-v3": 200}  # bench: 300 each
+
+
+@needs_envpool
+@pytest.mark.parametrize("env", sorted(VERIFIED["envpool"]))
+def test_envpool_dynamics_match_gymnasium(env):
+    episodes = EPISODES[env]
+    reference = gymnasium_sample(gym.make(env), episodes, seed=10_000)
+    fast = vector_sample(EnvPoolVectorEnv(env, 8, 3, gym.make(env), EpisodeTally(8, lambda r: None, [0])), episodes, 5)
+    same, p_values = compare(reference, fast, ALPHA)
+    assert same, f"{env}: envpool differs from gymnasium (p-values {p_values})"
+
+
+def test_the_equivalence_test_detects_a_known_difference():
+    """Power check with known truth: a 40% longer pole is a different CartPole."""
+    longer = gym.make("CartPole-v1")
+    longer.unwrapped.length = 0.7
+    same, _ = compare(gymnasium_sample(gym.make("CartPole-v1"), 300, 1), gymnasium_sample(longer, 300, 2), ALPHA)
+    assert not same
+    same, _ = compare(gymnasium_sample(gym.make("CartPole-v1"), 300, 1), gymnasium_sample(gym.make("CartPole-v1"), 300, 5000), ALPHA)
+    assert same
