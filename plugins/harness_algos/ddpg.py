@@ -8,28 +8,20 @@ switched off; the training loop is in :mod:`harness_algos.td3`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.api import RunContext
 from harness_algos import td3
+from harness_algos.common import param
+from harness_algos.replay import OffPolicyParams
 
 
 @dataclass
-class Params:
+class Params(OffPolicyParams):
     """DDPG hyperparameters (defaults follow stable-baselines3's DDPG)."""
 
-    learning_rate: float = field(default=1e-3, metadata={"doc": "Adam step size of actor and critic."})
-    buffer_size: int = field(default=1_000_000, metadata={"doc": "Replay buffer capacity in transitions."})
-    learning_starts: int = field(default=100, metadata={"doc": "Env steps of uniformly random actions before the first update."})
-    batch_size: int = field(default=256, metadata={"doc": "Transitions per gradient step."})
-    tau: float = field(default=0.005, metadata={"doc": "Polyak weight of the target-network updates."})
-    gamma: float = field(default=0.99, metadata={"doc": "Discount factor."})
-    train_freq: int = field(default=1, metadata={"doc": "Env steps (summed over envs) between two rounds of updates."})
-    gradient_steps: int = field(default=1, metadata={"doc": "Gradient steps per round of updates."})
-    exploration_noise: float = field(default=0.1, metadata={"doc": "Std of the Gaussian action noise, as a fraction of the half-range."})
-    hidden_sizes: tuple[int, ...] = field(default=(400, 300), metadata={"doc": "Hidden layer widths of actor and critic."})
-    n_envs: int = field(default=1, metadata={"doc": "Training environments stepped together."})
+    exploration_noise: float = param(0.1, "Std of the Gaussian action noise, as a fraction of the half-range.")
 
 
 #: Pendulum values from rl-baselines3-zoo hyperparams/ddpg.yml (the same as its TD3 entry).
