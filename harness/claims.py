@@ -90,23 +90,27 @@ class Claims:
         """Claim each spec's run; return the specs this process won (their run ids in ``run_ids``)."""
         mine: dict[str, str] = {}
         specs = list(specs)
-        for spec in specs:
-            owner = {OWNER_HOST: HOST, OWNER_PID: str(os.getpid()), HEARTBEAT: f"{time.time():.3f}"}
-            run = with_retry(lambda: self.tracker.client.create_run(
-                self.experiment_id, tags={**tags, **run_tags(spec), **owner}, run_name=spec.title))
-            mine[spec.run_key] = run.info.run_id
-        existing = self.tracker.runs_by_key(self.experiment_id)
-        won = []
-        for spec in specs:
-            run_id = mine[spec.run_key]
-            rivals = [r for r in existing.get(spec.run_key, []) if r.info.run_id != run_id
-                      and (r.info.status == "FINISHED" or live_claim(r))]
-            if rivals:
-                self.tracker.delete_runs([run_id])
-                continue
-            self.run_ids[spec.run_key] = run_id
-            self.open.add(spec.run_key)
-            won.append(spec)
+        try:
+            for spec in specs:
+                owner = {OWNER_HOST: HOST, OWNER_PID: str(os.getpid()), HEARTBEAT: f"{time.time():.3f}"}
+                run = with_retry(lambda: self.tracker.client.create_run(
+                    self.experiment_id, tags={**tags, **run_tags(spec), **owner}, run_name=spec.title))
+                mine[spec.run_key] = run.info.run_id
+            existing = self.tracker.runs_by_key(self.experiment_id)
+            won = []
+            for spec in specs:
+                run_id = mine.pop(spec.run_key)
+                rivals = [r for r in existing.get(spec.run_key, []) if r.info.run_id != run_id
+                          and (r.info.status == "FINISHED" or live_claim(r))]
+                if rivals:
+                    self.tracker.delete_runs([run_id])
+                    continue
+                self.run_ids[spec.run_key] = run_id
+                self.open.add(spec.run_key)
+                won.append(spec)
+        except BaseException:  # interrupted while claiming: give back the runs not yet handed to `open`
+            self.tracker.delete_runs(list(mine.values()))
+            raise
         return won
 
     def ended(self, run_key: str) -> None:
