@@ -7,44 +7,47 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
+
+from harness import interrupts
 
 EXIT_FAILED_RUNS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    honour_interrupts()
+    interrupts.honour()
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        from harness.errors import InputError, SuiteErrors, clip
-        from harness.registry import PluginError
-        from harness.store import StoreError
-
-        try:
-            return args.handler(args)
-        except SuiteErrors as errors:
-            for error in errors.errors:
-                print(f"error: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except (PluginError, StoreError, InputError) as error:
-            print(f"error: {clip(' '.join(str(error).split()), 1000)}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM at any moment: start-up, validation, report
+        code = _dispatch(argv)
+        interrupts.check()
+        return code
+    except BaseException as error:  # Ctrl-C or SIGTERM at any moment: start-up, validation, report
+        if not (isinstance(error, KeyboardInterrupt) or interrupts.requested()):
+            raise  # (a signal can surface as another library's error: sqlalchemy's, say)
         print("Interrupted: rerun the same command to resume (finished runs are kept).", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        interrupts.forget()  # library calls after this command (tests, notebooks) start afresh
 
 
-def honour_interrupts() -> None:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even if SIGINT was ignored when harness started.
+def _dispatch(argv: list[str] | None) -> int:
+    """Run the command; bad input is one line per problem and exit code 2."""
+    args = build_parser().parse_args(argv)
+    from harness.errors import InputError, SuiteErrors, clip
+    from harness.registry import PluginError
+    from harness.store import StoreError
 
-    A shell without job control starts background commands with SIGINT ignored, and Python
-    then leaves it ignored: `kill -INT` (or a test's Ctrl-C) would be lost.
-    """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return args.handler(args)
+    except SuiteErrors as errors:
+        interrupts.check()
+        for error in errors.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (PluginError, StoreError, InputError) as error:
+        interrupts.check()
+        print(f"error: {clip(' '.join(str(error).split()), 1000)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -245,10 +248,6 @@ def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
     if prestart is not None:
         valid = type(workers) is int and 0 < workers <= MAX_WORKERS  # anything else: validation says so
         prestart(workers if valid else None, **options)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness import interrupts
 from harness.adaptive import count_runs, rounds
 from harness.claims import Claims, held_by_other, owner_of
 from harness.layout import common_tags
@@ -73,6 +74,7 @@ def run_suite(
             said = ""
             for specs in rounds(suite, tracker.uri, echo=print if show_progress else lambda line: None):
                 while specs:
+                    interrupts.check()
                     todo = plan_runs(tracker, experiment_id, replace(suite, runs=specs), outcome)
                     mine = claims.claim(todo, tags)
                     _execute(mine, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)

@@ -5,8 +5,9 @@
 * :func:`bound_http_retries` replaces MLflow's own HTTP retry defaults (7 retries, 120 s
   timeouts: minutes of silence when a server is down) by short ones; harness's own
   :func:`harness.tracking.with_retry` retries on top, visibly and for a bounded time.
-* :func:`open_store` creates a fresh SQLite store under a file lock, so two processes
-  starting on one new store do not both run its schema migrations.
+* :func:`open_store` creates a fresh SQLite store whole or not at all: the schema is built in a
+  side file under a file lock and moved into place, so two processes starting on one new store do
+  not both run its migrations, and a signal during creation leaves no half-made database behind.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from filelock import FileLock
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from harness.tracking import Tracker, first_line, with_retry
 
@@ -66,8 +68,8 @@ def open_store(uri: str) -> Tracker:
     check_tracking_uri(uri)
     bound_http_retries()
     if uri.startswith("sqlite:///"):
-        with FileLock(uri.removeprefix("sqlite:///") + ".lock"):  # MlflowClient creates the schema at once
-            return Tracker(uri)
+        create_sqlite_store(Path(uri.removeprefix("sqlite:///")))
+        return Tracker(uri)
     tracker = Tracker(uri)
     try:
         with_retry(lambda: tracker.client.search_experiments(max_results=1), seconds=15)
@@ -75,3 +77,27 @@ def open_store(uri: str) -> Tracker:
         raise StoreError(f"tracking URI {uri!r}: the store does not answer ({first_line(error)})") from None
     return tracker
 
+
+
+def create_sqlite_store(path: Path) -> None:
+    """Give ``path`` MLflow's full schema unless it has one: built in a side file, then renamed into place.
+
+    MLflow migrates an empty database on first use; two processes doing that at once, or a signal
+    in the middle, leave a broken store ("table ... already exists", "No such index").
+    """
+    if _has_content(path):
+        return
+    with FileLock(f"{path}.lock"):
+        if _has_content(path):
+            return
+        side = path.with_name(f".{path.name}.{os.getpid()}.creating")
+        try:
+            store = SqlAlchemyStore(f"sqlite:///{side}", (path.parent / "mlartifacts").resolve().as_uri())
+            store.engine.dispose()
+            os.replace(side, path)
+        finally:
+            side.unlink(missing_ok=True)
+
+
+def _has_content(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0

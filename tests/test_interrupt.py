@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import threading
 
 import pytest
 
@@ -100,21 +99,65 @@ def own_handlers():
         signal.signal(sig, handler)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_start_up_ends_harness_run_with_130(tmp_path, own_handlers, signum):
-    """The signal lands while `harness run` validates, starts its executor or plans (SIGINT arriving ignored)."""
+@pytest.mark.parametrize("signum, delay", [(signal.SIGINT, 0.5), (signal.SIGTERM, 1.5),
+                                           (signal.SIGINT, 3.0), (signal.SIGTERM, 4.5)])
+def test_a_signal_during_start_up_ends_harness_run_with_130(tmp_path, signum, delay):
+    """The signal lands while `harness run` imports, validates, creates the store, starts its executor or plans.
+
+    A real process (SIGINT arriving ignored): a signal landing in an import would leave half-imported
+    modules behind in the test process.
+    """
     suite = write_suite(tmp_path, SUITE)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signum))
-    timer.start()
-    try:
-        code = main(["run", str(suite), "--tracking-uri", uri, "--no-report", "--workers", "2"])
-    finally:
-        timer.join()
-    assert code == EXIT_INTERRUPTED
+    command = [sys.executable, "-c", CLI, "run", str(suite), "--tracking-uri", uri, "--no-report", "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=harness_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=_ignore_sigint)
+    time.sleep(delay)
+    proc.send_signal(signum)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == EXIT_INTERRUPTED, output[-4000:]
     if (tmp_path / "mlflow.db").exists():
         assert "RUNNING" not in statuses(uri).values(), "a claim or a run was left RUNNING"
+
+
+def _swallowed_signal() -> None:
+    """A signal whose KeyboardInterrupt a library swallowed (a finalizer, a rollback) before going on."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+
+
+def test_a_swallowed_signal_still_stops_the_suite(tmp_path, own_handlers, monkeypatch):
+    import harness.runner
+
+    open_store = harness.runner.open_store
+
+    def open_after_a_signal(uri):
+        store = open_store(uri)
+        _swallowed_signal()  # as when the signal lands in garbage collection during start-up
+        return store
+
+    monkeypatch.setattr(harness.runner, "open_store", open_after_a_signal)
+    suite = write_suite(tmp_path, SUITE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["run", str(suite), "--tracking-uri", uri, "--no-report", "--workers", "2"]) == EXIT_INTERRUPTED
+    assert not active_runs(uri), "the suite started runs after the signal"
+
+
+def test_a_signal_that_surfaces_as_another_error_is_an_interruption(tmp_path, own_handlers, monkeypatch, capsys):
+    import harness.runner
+
+    def broken_store(uri):
+        _swallowed_signal()
+        raise RuntimeError("Can't reconnect until invalid transaction is rolled back")  # as sqlalchemy says
+
+    monkeypatch.setattr(harness.runner, "open_store", broken_store)
+    suite = write_suite(tmp_path, SUITE)
+    code = main(["run", str(suite), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--no-report"])
+    assert code == EXIT_INTERRUPTED
+    assert "Interrupted" in capsys.readouterr().err
 
 
 def wait_for_finished_and_running(uri: str, proc: subprocess.Popen, log: Path, limit: float = 240) -> dict[str, str]:

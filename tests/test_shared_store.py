@@ -11,11 +11,13 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from harness.claims import HEARTBEAT, HEARTBEAT_TTL, OWNER_HOST, OWNER_PID, held_by_other, owner_gone
+from harness.store import create_sqlite_store
 from harness.tracking import Tracker
 from tests.conftest import harness_env, toy_suite
 
@@ -30,6 +32,8 @@ def _start(suite, tmp_path, name: str) -> subprocess.Popen:
 
 
 def _runs(uri: str) -> list:
+    if not Path(uri.removeprefix("sqlite:///")).exists():  # looking must not create the store under harness
+        return []
     try:
         tracker = Tracker(uri)
         experiment = tracker.experiment_id("shared", create=False)
@@ -79,3 +83,45 @@ def test_a_claim_is_stale_only_when_its_owner_is_gone():
     live = {OWNER_HOST: "elsewhere", OWNER_PID: "1", HEARTBEAT: str(now)}
     assert held_by_other(_run("RUNNING", **live))
     assert not held_by_other(_run("FAILED", **live)), "an ended run is held by nobody"
+
+
+CREATE = """
+import sys
+from pathlib import Path
+from harness.store import create_sqlite_store
+from harness.store import create_sqlite_store
+from harness.tracking import Tracker
+create_sqlite_store(Path(sys.argv[1]))
+Tracker("sqlite:///" + sys.argv[1]).experiment_id(sys.argv[2])
+"""
+
+
+def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path):
+    """Four real processes race to create the same SQLite store: each gets a complete schema."""
+    db = tmp_path / "mlflow.db"
+    starts = [subprocess.Popen([sys.executable, "-c", CREATE, str(db), f"e{i}"], env=harness_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(4)]
+    outputs = [p.communicate(timeout=300)[0] for p in starts]
+    assert [p.returncode for p in starts] == [0] * 4, "\n----\n".join(o[-2000:] for o in outputs)
+    names = {e.name for e in Tracker(f"sqlite:///{db}").client.search_experiments()}
+    assert {"e0", "e1", "e2", "e3"} <= names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "mlflow.db.lock"], "no side files left"
+
+
+def test_a_store_creation_killed_midway_leaves_no_database(tmp_path):
+    """SIGKILL while the schema is being built: the path stays empty and the next creation succeeds."""
+    db = tmp_path / "mlflow.db"
+    slow = CREATE.replace("create_sqlite_store(", "import time, harness.store as s\n"
+                          "init = s.SqlAlchemyStore.__init__\n"
+                          "def slow(self, *a):\n    init(self, *a)\n    time.sleep(60)\n"
+                          "s.SqlAlchemyStore.__init__ = slow\ncreate_sqlite_store(")
+    process = subprocess.Popen([sys.executable, "-c", slow, str(db), "e"], env=harness_env())
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".mlflow.db.*.creating")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the schema is in the side file, not yet moved
+    process.kill()
+    process.wait()
+    assert not db.exists(), "a half-made store was left at the path"
+    create_sqlite_store(db)
+    assert Tracker(f"sqlite:///{db}").experiment_id("after") is not None
