@@ -17,16 +17,9 @@ from harness.registry import Registry, make_plugin_manager
 from harness.seeding import seed_everything
 from harness.testing import check_algorithm, train
 from harness_algos import a2c, ppo, reinforce, trpo
-from harness_algos.common import (
-    ActorCritic,
-    CategoricalHead,
-    GaussianHead,
-    LeanAdam,
-    NumpyActor,
-    RewardScaler,
-    RunningMeanStd,
-    clip_grad_norm,
-)
+from harness_algos.common import RewardScaler, RunningMeanStd
+from harness_algos.kernels import LeanAdam, NumpyActor, clip_grad_norm
+from harness_algos.nets import ActorCritic, CategoricalHead, GaussianHead
 from harness_algos.onpolicy import Rollout, gae
 from harness_algos.reinforce import discounted_returns
 from harness_algos.trpo import conjugate_gradient, line_search

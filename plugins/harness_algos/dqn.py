@@ -7,7 +7,7 @@ against ``harness.api``: the module is the algorithm implementation object.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +16,12 @@ import torch.nn.functional as F
 
 from harness.api import RunContext, StepCallback
 from harness_algos.offpolicy_nets import NumpyMLP, adam, mlp, polyak_update
+from harness_algos.common import param
 from harness_algos.replay import (
     LOG_EVERY,
     EnvBatch,
     MetricMeans,
+    OffPolicyParams,
     ReplayBuffer,
     UpdateClock,
     linear_schedule,
@@ -27,25 +29,23 @@ from harness_algos.replay import (
 
 
 @dataclass
-class Params:
+class Params(OffPolicyParams):
     """DQN hyperparameters (defaults follow stable-baselines3's DQN, except ``double_q``)."""
 
-    learning_rate: float = field(default=1e-4, metadata={"doc": "Adam step size.", "gt": 0})
-    buffer_size: int = field(default=1_000_000, metadata={"doc": "Replay buffer capacity in transitions.", "ge": 1})
-    learning_starts: int = field(default=100, metadata={"doc": "Env steps of uniformly random actions before the first update.", "ge": 0})
-    batch_size: int = field(default=32, metadata={"doc": "Transitions per gradient step.", "ge": 1})
-    gamma: float = field(default=0.99, metadata={"doc": "Discount factor.", "ge": 0, "le": 1})
-    train_freq: int = field(default=4, metadata={"doc": "Env steps (summed over envs) between two rounds of updates.", "ge": 1})
-    gradient_steps: int = field(default=1, metadata={"doc": "Gradient steps per round of updates.", "ge": 1})
-    target_update_interval: int = field(default=10_000, metadata={"doc": "Env steps between target-network updates.", "ge": 1})
-    tau: float = field(default=1.0, metadata={"doc": "Target update weight: 1 copies the online net, < 1 is a Polyak average.", "gt": 0, "le": 1})
-    exploration_fraction: float = field(default=0.1, metadata={"doc": "Fraction of the budget over which epsilon decays linearly.", "ge": 0, "le": 1})
-    exploration_initial_eps: float = field(default=1.0, metadata={"doc": "Epsilon at the start of training.", "ge": 0, "le": 1})
-    exploration_final_eps: float = field(default=0.05, metadata={"doc": "Epsilon after the decay (also used by act(deterministic=False)).", "ge": 0, "le": 1})
-    double_q: bool = field(default=True, metadata={"doc": "Double DQN: the online net picks the next action, the target net values it."})
-    max_grad_norm: float = field(default=10.0, metadata={"doc": "Gradient norm clip.", "gt": 0})
-    hidden_sizes: tuple[int, ...] = field(default=(64, 64), metadata={"doc": "Hidden layer widths of the Q-network."})
-    n_envs: int = field(default=1, metadata={"doc": "Training environments stepped together.", "ge": 1})
+    # SB3's DQN defaults where they differ from the shared (TD3/DDPG) ones
+    learning_rate: float = param(1e-4, "Adam step size.", gt=0)
+    batch_size: int = param(32, "Transitions per gradient step.", ge=1)
+    tau: float = param(1.0, "Target update weight: 1 copies the online net, < 1 is a Polyak average.", gt=0, le=1)
+    train_freq: int = param(4, "Env steps (summed over envs) between two rounds of updates.", ge=1)
+    hidden_sizes: tuple[int, ...] = param((64, 64), "Hidden layer widths of the Q-network.")
+    # DQN's own
+    target_update_interval: int = param(10_000, "Env steps between target-network updates.", ge=1)
+    exploration_fraction: float = param(0.1, "Fraction of the budget over which epsilon decays linearly.", ge=0, le=1)
+    exploration_initial_eps: float = param(1.0, "Epsilon at the start of training.", ge=0, le=1)
+    exploration_final_eps: float = param(0.05, "Epsilon after the decay (also used by act(deterministic=False)).",
+                                         ge=0, le=1)
+    double_q: bool = param(True, "Double DQN: the online net picks the next action, the target net values it.")
+    max_grad_norm: float = param(10.0, "Gradient norm clip.", gt=0)
 
 
 #: Hand-picked CartPole / Acrobot values of the ``default`` preset (not rl-baselines3-zoo's).

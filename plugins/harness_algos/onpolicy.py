@@ -2,7 +2,7 @@
 
 The hot loop is :meth:`VecAgent.collect`: per vectorised step one batched
 forward pass of the policy and value nets (in numpy on CPU, see
-:class:`~harness_algos.common.NumpyActor`) and a handful of writes into
+:class:`~harness_algos.kernels.NumpyActor`) and a handful of writes into
 preallocated arrays.  Episodes cut by a time limit are bootstrapped from the
 value of ``info["final_obs"]`` (the vector env autoresets in the same step).
 """
@@ -19,18 +19,16 @@ import torch
 
 from harness.api import RunContext
 from harness_algos.common import (
-    ActorCritic,
-    CategoricalHead,
-    NumpyActor,
     RewardScaler,
     RunningMeanStd,
     action_converter,
-    clip_grad_norm,
     flat_dim,
     load_checkpoint,
     param,
     save_checkpoint,
 )
+from harness_algos.kernels import NumpyActor, clip_grad_norm
+from harness_algos.nets import ActorCritic, CategoricalHead
 
 
 @dataclass

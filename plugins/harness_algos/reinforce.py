@@ -16,7 +16,8 @@ import torch
 from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import LeanAdam, param
+from harness_algos.common import param
+from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import Agent, NetParams, explained_variance
 
 

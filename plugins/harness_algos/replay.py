@@ -1,15 +1,34 @@
-"""Replay buffer and the small bookkeeping pieces the off-policy agents share."""
+"""What the off-policy agents share: their common parameters, the replay buffer, small bookkeeping."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
+from harness_algos.common import param
+
 #: Training scalars go to the harness callback every this many env steps.
 LOG_EVERY = 1000
+
+
+@dataclass
+class OffPolicyParams:
+    """Parameters every native off-policy agent has (defaults: stable-baselines3's TD3 and DDPG)."""
+
+    learning_rate: float = param(1e-3, "Adam step size (of every network).", gt=0)
+    buffer_size: int = param(1_000_000, "Replay buffer capacity in transitions.", ge=1)
+    learning_starts: int = param(100, "Env steps of uniformly random actions before the first update.", ge=0)
+    batch_size: int = param(256, "Transitions per gradient step.", ge=1)
+    tau: float = param(0.005, "Target update weight: 1 copies the online net, < 1 is a Polyak average.", gt=0, le=1)
+    gamma: float = param(0.99, "Discount factor.", ge=0, le=1)
+    train_freq: int = param(1, "Env steps (summed over envs) between two rounds of updates.", ge=1)
+    gradient_steps: int = param(1, "(Critic) gradient steps per round of updates.", ge=1)
+    hidden_sizes: tuple[int, ...] = param((400, 300), "Hidden layer widths of every network.")
+    n_envs: int = param(1, "Training environments stepped together.", ge=1)
 
 
 class Batch(NamedTuple):

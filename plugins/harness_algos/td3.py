@@ -9,7 +9,7 @@ Methods". With one critic, no smoothing and no delay this is DDPG, which is how
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,34 +17,26 @@ import torch
 
 from harness.api import RunContext, StepCallback
 from harness_algos.offpolicy_nets import Actor, Critics, NumpyMLP, adam, polyak_update
+from harness_algos.common import param
 from harness_algos.replay import (
     LOG_EVERY,
     EnvBatch,
     MetricMeans,
+    OffPolicyParams,
     ReplayBuffer,
     UpdateClock,
 )
 
 
 @dataclass
-class Params:
+class Params(OffPolicyParams):
     """TD3 hyperparameters (defaults follow stable-baselines3's TD3)."""
 
-    learning_rate: float = field(default=1e-3, metadata={"doc": "Adam step size of actor and critics.", "gt": 0})
-    buffer_size: int = field(default=1_000_000, metadata={"doc": "Replay buffer capacity in transitions.", "ge": 1})
-    learning_starts: int = field(default=100, metadata={"doc": "Env steps of uniformly random actions before the first update.", "ge": 0})
-    batch_size: int = field(default=256, metadata={"doc": "Transitions per gradient step.", "ge": 1})
-    tau: float = field(default=0.005, metadata={"doc": "Polyak weight of the target-network updates.", "gt": 0, "le": 1})
-    gamma: float = field(default=0.99, metadata={"doc": "Discount factor.", "ge": 0, "le": 1})
-    train_freq: int = field(default=1, metadata={"doc": "Env steps (summed over envs) between two rounds of updates.", "ge": 1})
-    gradient_steps: int = field(default=1, metadata={"doc": "Critic gradient steps per round of updates.", "ge": 1})
-    policy_delay: int = field(default=2, metadata={"doc": "Critic steps per actor step (and target update).", "ge": 1})
-    target_policy_noise: float = field(default=0.2, metadata={"doc": "Std of the smoothing noise on target actions (0 disables).", "ge": 0})
-    target_noise_clip: float = field(default=0.5, metadata={"doc": "Clip of the smoothing noise.", "ge": 0})
-    exploration_noise: float = field(default=0.1, metadata={"doc": "Std of the Gaussian noise added to actions while training.", "ge": 0})
-    n_critics: int = field(default=2, metadata={"doc": "Q-functions; the TD target takes their minimum.", "ge": 1})
-    hidden_sizes: tuple[int, ...] = field(default=(400, 300), metadata={"doc": "Hidden layer widths of actor and critics."})
-    n_envs: int = field(default=1, metadata={"doc": "Training environments stepped together.", "ge": 1})
+    policy_delay: int = param(2, "Critic steps per actor step (and target update).", ge=1)
+    target_policy_noise: float = param(0.2, "Std of the smoothing noise on target actions (0 disables).", ge=0)
+    target_noise_clip: float = param(0.5, "Clip of the smoothing noise.", ge=0)
+    exploration_noise: float = param(0.1, "Std of the Gaussian noise added to actions while training.", ge=0)
+    n_critics: int = param(2, "Q-functions; the TD target takes their minimum.", ge=1)
 
 
 #: Pendulum values from rl-baselines3-zoo hyperparams/td3.yml and ddpg.yml ("tuned" there); the zoo

@@ -17,7 +17,8 @@ import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import LeanAdam, param
+from harness_algos.common import param
+from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_variance, minibatches
 
 
