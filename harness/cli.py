@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default=None, help="executor plugin (default: the suite's, else local)")
     run.add_argument("--address", default=None, help="cluster address for the ray executor")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    run.add_argument("--reuse", choices=["exact", "any", "off"], default="exact",
+                     help="copy runs that finished in other experiments instead of training them: same run_key "
+                          "and software fingerprint (exact, default), same run_key (any), never (off)")
+    run.add_argument("--bank", type=Path, action="append", default=[], metavar="FILE",
+                     help="import this bank file first (idempotent; repeatable)")
     _tracking(run)
     _report_out(run)
     run.set_defaults(handler=cmd_run)
@@ -117,7 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--seed", type=int, default=None, help="episode seed (default: the run's first evaluation seed)")
     _tracking(replay)
     replay.set_defaults(handler=cmd_replay)
+    _bank_parser(commands)
     return parser
+
+
+def _bank_parser(commands: argparse._SubParsersAction) -> None:
+    bank = commands.add_parser("bank", help="export, import and verify bank files of finished runs")
+    actions = bank.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write the finished runs of experiments to a bank file")
+    export.add_argument("experiments", nargs="+", help="MLflow experiment names (= suite names)")
+    export.add_argument("-o", "--output", type=Path, required=True, help="bank file to write (.jsonl.gz)")
+    export.add_argument("--models", action="store_true", help="include the trained models")
+    export.add_argument("--metrics", action="append", default=[], metavar="PREFIX",
+                        help="keep only metrics starting with PREFIX (repeatable; default: all), "
+                             "e.g. --metrics eval/ --metrics time/ for what reports read")
+    imp = actions.add_parser("import", help="load a bank file into the store (importing twice adds nothing)")
+    imp.add_argument("file", type=Path)
+    verify = actions.add_parser("verify", help="train a few banked runs again here and compare")
+    verify.add_argument("file", type=Path)
+    verify.add_argument("--seeds", type=int, default=2, help="runs per configuration (lowest seeds first)")
+    verify.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU cores)")
+    for parser in (export, imp):
+        _tracking(parser)
+    bank.set_defaults(handler=cmd_bank)
 
 
 def _tracking(parser: argparse.ArgumentParser) -> None:
@@ -198,8 +225,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import failure_lines, outcome_line, summarize, summary_table
     from harness.tracking import Tracker, browse_hint
 
+    if args.bank and (status := _import_banks(args.bank, args.tracking_uri)):
+        return status
     outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
-                        executor=args.executor, executor_options=options)
+                        executor=args.executor, executor_options=options, reuse=args.reuse)
     if outcome.store_error:
         print(f"error: stopped: {outcome.store_error}; {len(outcome.finished)} run(s) finished before; "
               f"rerun the same command once the store answers (finished runs are kept)", file=sys.stderr)
@@ -209,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     decisions = config_decisions(outcome.suite, outcome.tracking_uri)
     console.print(summary_table(summarize(tracker, outcome.experiment_id, outcome.suite, decisions)))
     line = outcome_line(len(outcome.suite.runs) - outcome.not_needed, outcome.skipped, len(outcome.finished),
-                        outcome.failed)
+                        outcome.failed, outcome.reused)
     if outcome.not_needed:
         line = line.rstrip(".") + f"; {outcome.not_needed} not needed (decided early)."
     console.print(line)
@@ -248,6 +277,50 @@ def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
     if prestart is not None:
         valid = type(workers) is int and 0 < workers <= MAX_WORKERS  # anything else: validation says so
         prestart(workers if valid else None, **options)
+
+
+def _import_banks(files: list[Path], tracking_uri: str | None) -> int:
+    """Import each bank file; a bad one is a one-line error and exit 2 before anything runs."""
+    from harness.bank import BankError, import_bank
+    from harness.tracking import resolve_tracking_uri
+
+    for file in files:
+        try:
+            result = import_bank(file, resolve_tracking_uri(tracking_uri))
+        except BankError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{file}: {result.added} runs imported, {result.present} already in the store")
+    return 0
+
+
+def cmd_bank(args: argparse.Namespace) -> int:
+    from harness.bank import BankError, export_bank
+    from harness.tracking import resolve_tracking_uri
+
+    try:
+        if args.action == "import":
+            return _import_banks([args.file], args.tracking_uri)
+        if args.action == "verify":
+            return _verify_bank(args)
+        result = export_bank(args.experiments, resolve_tracking_uri(args.tracking_uri), args.output, args.models,
+                             tuple(args.metrics))
+    except BankError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"{args.output}: {result.runs} runs")
+    if result.without_fingerprint:
+        print(f"left out {result.without_fingerprint} finished runs without a software fingerprint "
+              "(made before harness recorded one)")
+    return 0
+
+
+def _verify_bank(args: argparse.Namespace) -> int:
+    from harness.bank.verify import describe, verify_bank
+
+    verdicts = verify_bank(args.file, seeds=args.seeds, workers=args.workers)
+    print("\n".join(describe(verdicts)))
+    return 0 if all(v.identical for v in verdicts) else EXIT_FAILED_RUNS
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -36,9 +36,11 @@ COMMON = "common"
 """Written by :func:`common_tags`: the same for every run of one ``harness run``."""
 WORKER = "worker"
 """Set by the worker (or the driver) while or after the run executes."""
+COPY = "copy"
+"""Set only on a run copied rather than trained (a bank import or reuse, :mod:`harness.bank`)."""
 REPORT = "report"
 """On the run that holds a report's artifacts, not on training runs."""
-GROUPS = (RUN, COMMON, WORKER, REPORT)
+GROUPS = (RUN, COMMON, WORKER, COPY, REPORT)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def _tag(name: str, group: str, doc: str) -> str:
 
 # --- RUN: from the RunSpec, when the run is created ---------------------------------------------
 SUITE = _tag("suite", RUN, "suite name (the experiment is named after it)")
-RUN_KEY = _tag("run_key", RUN, "content hash of the resolved run spec; a rerun skips keys that FINISHED")
+RUN_KEY = _tag("run_key", RUN, "content hash of what in the resolved run spec changes results (no labels); "
+               "a rerun skips keys that FINISHED")
 ALGORITHM = _tag("algorithm", RUN, "algorithm plugin name, e.g. `sb3.ppo`")
 ALGORITHM_LABEL = _tag("algorithm_label", RUN, "the suite's label for this algorithm entry (name, or name[preset])")
 ENV = _tag("env", RUN, "environment name (plugin or gymnasium id)")
@@ -97,6 +100,14 @@ OWNER_PID = _tag("owner_pid", WORKER, "pid of the `harness run` that claimed the
 HEARTBEAT = _tag("heartbeat", WORKER, "Unix time the claiming process last said it still holds the run")
 STEPS_TRAINED = _tag("steps_trained", WORKER, "environment steps actually trained (may pass the budget by up to one "
                      "rollout; on FINISHED runs)")
+FINGERPRINT = _tag("fingerprint", WORKER, "JSON: python, library and plugin versions, platform, CPU of the worker "
+                   "(harness/fingerprint.py)")
+FINGERPRINT_ID = _tag("fingerprint_id", WORKER, "hash of `fingerprint`: reuse needs it and `run_key` to match")
+
+# --- COPY: on a run copied from a bank file or another experiment (harness/bank) -----------------
+SOURCE = _tag("source", COPY, "`bank` (imported from a bank file) or `reused` (copied from another experiment)")
+ORIGIN = _tag("origin", COPY, "the bank file, or `experiment/run_id`, it was copied from")
+BANK_ID = _tag("bank_id", COPY, "the run id where it was first trained (an import skips ids already present)")
 
 # --- REPORT: the run holding a report's artifacts -----------------------------------------------
 KIND = _tag("kind", REPORT, "`report` on the run that stores a report (it has no `run_key`)")

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness import interrupts
 from harness.adaptive import count_runs, rounds
+from harness.bank.reuse import reuse_runs
 from harness.claims import Claims, held_by_other, owner_of
 from harness.layout import common_tags
 from harness.progress import SuiteProgress
@@ -30,6 +31,8 @@ class SuiteOutcome:
     tracking_uri: str
     experiment_id: str
     skipped: int = 0
+    reused: dict[str, int] = field(default_factory=dict)
+    """Runs copied instead of trained, by source: ``bank`` or ``reused`` (another experiment)."""
     finished: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
@@ -52,11 +55,13 @@ def run_suite(
     executor_options: dict[str, Any] | None = None,
     registry: Registry | None = None,
     show_progress: bool = True,
+    reuse: str = "exact",
 ) -> SuiteOutcome:
     """Run every run of the suite that has not FINISHED yet; failures stay isolated.
 
-    ``path`` is a suite file or an already validated :class:`Suite`.
-    Runs another live process holds are left to it and waited for (see :mod:`harness.claims`).
+    ``path`` is a suite file or an already validated :class:`Suite`. ``reuse`` (``exact``, ``any``,
+    ``off``): copy runs that FINISHED in other experiments of the store instead of training them
+    (:mod:`harness.bank.reuse`). Runs another live process holds are left to it and waited for (see :mod:`harness.claims`).
     Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid,
     and :class:`harness.store.StoreError` if the tracking URI cannot be used.
     """
@@ -77,6 +82,7 @@ def run_suite(
                     interrupts.check()
                     todo = plan_runs(tracker, experiment_id, replace(suite, runs=specs), outcome)
                     mine = claims.claim(todo, tags)
+                    mine = _copy_reusable(mine, claims, tags, registry, reuse, outcome)
                     _execute(mine, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)
                     if outcome.interrupted or outcome.store_error:
                         break
@@ -88,7 +94,7 @@ def run_suite(
                     break
             if suite.config.decision.seeds_per_round and not (outcome.interrupted or outcome.store_error):
                 outcome.not_needed, finished = count_runs(tracker, experiment_id, suite)
-                outcome.skipped = len(finished - set(outcome.finished))
+                outcome.skipped = len(finished - set(outcome.finished)) - sum(outcome.reused.values())
         except KeyboardInterrupt:
             outcome.interrupted = True
         except StoreUnavailable as error:
@@ -97,6 +103,17 @@ def run_suite(
             if not outcome.store_error:
                 claims.release(list(claims.open))
     return outcome
+
+
+def _copy_reusable(mine: list, claims: Claims, tags: dict[str, str], registry: Registry, reuse: str,
+                   outcome: SuiteOutcome) -> list:
+    """Fill claimed runs that FINISHED elsewhere (:mod:`harness.bank.reuse`); return the specs left to train."""
+    left, copied = reuse_runs(claims.tracker, claims.experiment_id, mine, tags, registry, reuse, claims.run_ids)
+    for key in {spec.run_key for spec in mine} - {spec.run_key for spec in left}:
+        claims.ended(key)
+    for source, count in copied.items():
+        outcome.reused[source] = outcome.reused.get(source, 0) + count
+    return left
 
 
 def _execute(todo: list, claims: Claims, tags: dict[str, str], plugins: tuple, executor_impl: Any,
@@ -108,7 +125,7 @@ def _execute(todo: list, claims: Claims, tags: dict[str, str], plugins: tuple, e
     tasks = [RunTask(spec.to_dict(), tracker.uri, claims.experiment_id, tags, plugins,
                      run_id=claims.run_ids[spec.run_key])
              for spec in todo]
-    progress = SuiteProgress(todo, skipped=outcome.skipped, enabled=show_progress)
+    progress = SuiteProgress(todo, skipped=outcome.skipped + sum(outcome.reused.values()), enabled=show_progress)
 
     def on_event(event: Event) -> None:
         outcome.run_ids[event.run_key] = claims.run_ids[event.run_key]

@@ -7,8 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-#: Fields that do not change a run's results and so stay out of its run_key.
-NOT_IN_KEY = ("suite", "timeout", "baseline", "baseline_shaping")
+#: Fields that do not change a run's results and so stay out of its run_key: where the run
+#: belongs (suite, baseline) and what it is called there (labels).  Two suites that ask for
+#: the same training get the same key, so a finished run can be reused by the other.
+NOT_IN_KEY = ("suite", "timeout", "baseline", "baseline_shaping", "algorithm_label", "env_label", "shaping")
 
 
 @dataclass(frozen=True)

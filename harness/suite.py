@@ -72,6 +72,7 @@ class _Checker:
                 for label, steps in shapings:
                     for seed in cfg.seeds:
                         runs.append(self._run_spec(entry, params, env, label, steps or [], seed))
+        self._check_distinct(runs)
         return runs
 
     def _check_size(self) -> bool:
@@ -84,6 +85,16 @@ class _Checker:
             self.error("", f"the suite expands to {count:,} runs (algorithms x environments x shapings x seeds); "
                            f"the limit is {MAX_RUNS:,}")
         return count <= MAX_RUNS
+
+    def _check_distinct(self, runs: list[RunSpec]) -> None:
+        """Labels stay out of the run_key, so two entries that train the same thing would collide."""
+        seen: dict[str, RunSpec] = {}
+        for run in runs:
+            other = seen.setdefault(run.run_key, run)
+            if other is not run:
+                self.error("algorithms", f"{other.title!r} and {run.title!r} are the same run (same algorithm, "
+                           "parameters, environment, shaping and seed); drop one or change its parameters")
+                return
 
     def _run_spec(self, entry: AlgorithmEntry, params, env, shaping, steps, seed) -> RunSpec:
         cfg = self.config

@@ -90,15 +90,20 @@ def failure_lines(tracker: Tracker, outcome: Any) -> list[str]:
     return lines
 
 
-def outcome_line(total: int, skipped: int, finished: int, failures: dict[str, str]) -> str:
-    """``"2 of 6 runs finished (0 from earlier), 0 failed, 1 interrupted, 3 not started."``
+def outcome_line(total: int, skipped: int, finished: int, failures: dict[str, str],
+                 copied: dict[str, int] | None = None) -> str:
+    """``"8 of 12 runs finished (0 from earlier, 4 from the bank), 0 failed, 1 interrupted, 3 not started."``
 
     Counts what happened, not ``total - failed``: an interrupted suite does not claim its unstarted runs.
+    ``copied`` counts runs copied rather than trained, by source (``bank`` or ``reused``, :mod:`harness.bank`).
     """
     interrupted = sum(1 for message in failures.values() if message == INTERRUPTED)
     failed = len(failures) - interrupted
-    done = skipped + finished
-    line = f"{done} of {total} runs finished ({skipped} from earlier), {failed} failed"
+    copied = copied or {}
+    done = skipped + finished + sum(copied.values())
+    sources = "".join(f", {n} from the bank" if source == "bank" else f", {n} reused from other experiments"
+                      for source, n in sorted(copied.items()) if n)
+    line = f"{done} of {total} runs finished ({skipped} from earlier{sources}), {failed} failed"
     if interrupted:
         line += f", {interrupted} interrupted"
     not_started = total - done - len(failures)

@@ -22,6 +22,7 @@ from typing import Any
 from harness.api import StopTraining
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import EvalResult, evaluate, evaluation_envs
+from harness.fingerprint import fingerprint_tags
 from harness.layout import (
     DEVICE_RESOLVED,
     STEPS_TRAINED,
@@ -162,6 +163,7 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
     bound_http_retries()
     single_threaded()
     spec = RunSpec.from_dict(task.spec)
+    registry = registry or task_registry(task)
     client = MlflowClient(tracking_uri=task.tracking_uri)
     tags = {**task.tags, **run_tags(spec)}
     run_id = task.run_id or with_retry(
@@ -170,10 +172,10 @@ def execute(task: RunTask, report: Callable[[Event], None], registry: Registry |
     logger = RunLogger(client, run_id)
     done = False
     try:
-        logger.tags(tags)
+        logger.tags({**tags, **fingerprint_tags(registry)})
         logger.params(run_params(spec))
         with_retry(lambda: client.log_dict(run_id, spec.to_dict(), "spec.json"))
-        result = train(spec, logger, client, run_id, report, registry or task_registry(task))
+        result = train(spec, logger, client, run_id, report, registry)
         logger.flush()
         with _sigint_deferred():
             with_retry(lambda: client.set_terminated(run_id, "FINISHED"))

@@ -45,7 +45,7 @@ def test_report_reads_what_the_workers_wrote(tmp_path):
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("layout").experiment_id])
     written = {run.info.status: {k for k in run.data.tags if k.startswith(layout.PREFIX)} for run in runs}
-    expected = {tag.key for tag in layout.TAGS.values() if tag.group != layout.REPORT}
+    expected = {tag.key for tag in layout.TAGS.values() if tag.group not in (layout.REPORT, layout.COPY)}
     assert written["FINISHED"] == expected - {layout.ERROR}
     assert written["FAILED"] == expected - {layout.STEPS_TRAINED}
     synthetic = {k for k in tags_of(FakeRun("a", "CartPole-v1", 0, 1.0, error="x"), "s") if k.startswith(layout.PREFIX)}
@@ -55,8 +55,9 @@ def test_report_reads_what_the_workers_wrote(tmp_path):
     assert set(layout.columns()) <= set(data.runs.columns)
     finished = data.runs[data.runs["status"] == "FINISHED"]
     for column in layout.columns():
-        if column not in (layout.ERROR.removeprefix(layout.PREFIX), "baseline", "baseline_shaping", "git_commit",
-                          "vector_note"):
+        copied = {tag.name for tag in layout.TAGS.values() if tag.group == layout.COPY}
+        if column not in {layout.ERROR.removeprefix(layout.PREFIX), "baseline", "baseline_shaping", "git_commit",
+                          "vector_note", *copied}:
             assert (finished[column] != "").all(), column
     assert set(data.runs["algorithm_label"]) == {"toy.search", "broken"}
     assert sorted(set(data.curves["step"])) == [0, 500, 1000]

@@ -51,6 +51,8 @@ COMMON_TAGS = {
     layout.SUITE_HASH: "feedc0ffee123456",
     layout.GIT_COMMIT: "0123456789abcdef0123456789abcdef01234567",
     layout.PLUGIN_VERSIONS: json.dumps({"harness": "0.1.0"}),
+    layout.FINGERPRINT: json.dumps({"python": "3.11.7", "torch": "2.13.0+cpu", "plugins": {"harness": "0.1.0"}}),
+    layout.FINGERPRINT_ID: "5ca1ab1e5ca1ab1e",
 }
 
 

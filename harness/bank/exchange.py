@@ -1,0 +1,80 @@
+"""``harness bank export`` and ``harness bank import``: MLflow experiments <-> a bank file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.bank.format import REQUIRED_TAGS, BankError, read_bank, write_bank
+from harness.bank.records import TAG_BANK_ID, TAG_ORIGIN, TAG_SOURCE, record_from_run, write_run
+from harness.layout import RUN_KEY
+from harness.store import open_store
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    runs: int
+    without_fingerprint: int
+    """FINISHED runs left out because they carry no fingerprint (made before harness recorded one)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    present: int
+    """Runs of the file already in the store (imported before): not added again."""
+
+
+def export_bank(experiments: list[str], tracking_uri: str, out: Path, models: bool = False,
+                metrics_prefixes: tuple[str, ...] = ()) -> ExportResult:
+    """Write the FINISHED harness runs of ``experiments`` to the bank file ``out``
+    (all metrics, or those whose keys start with one of ``metrics_prefixes``)."""
+    tracker = open_store(tracking_uri)
+    records, skipped = [], 0
+    for name in experiments:
+        experiment_id = tracker.experiment_id(name, create=False)
+        if experiment_id is None:
+            raise BankError(f"no experiment named {name!r} at {tracking_uri}")
+        for run in tracker.runs(experiment_id, "attributes.status = 'FINISHED'"):
+            tags = run.data.tags
+            if not tags.get(RUN_KEY):
+                continue  # a report run
+            if not all(tags.get(tag) for tag in REQUIRED_TAGS):
+                skipped += 1
+                continue
+            records.append(record_from_run(tracker.client, run, name, models, metrics_prefixes))
+    records.sort(key=lambda r: (r["experiment"], r["bank_id"]))
+    write_bank(out, records)
+    return ExportResult(len(records), skipped)
+
+
+def import_bank(path: Path, tracking_uri: str) -> ImportResult:
+    """Load a bank file into the store, each run into its experiment; runs already there are kept.
+
+    The whole file is checked first (:class:`BankError`), so a bad file adds nothing.
+    """
+    _, records = read_bank(path)
+    tracker = open_store(tracking_uri)
+    added = present = 0
+    by_experiment: dict[str, list[dict]] = {}
+    for record in records:
+        by_experiment.setdefault(record["experiment"], []).append(record)
+    for name, group in by_experiment.items():
+        experiment_id = tracker.experiment_id(name)
+        finished, partial = set(), []
+        for run in tracker.runs(experiment_id):
+            bank_id = run.data.tags.get(TAG_BANK_ID)
+            if bank_id and run.info.status == "FINISHED":
+                finished.add(bank_id)
+            elif bank_id:
+                partial.append(run.info.run_id)  # an earlier import cut short
+        tracker.delete_runs(partial)
+        for record in group:
+            if record["bank_id"] in finished:
+                present += 1
+                continue
+            tags = {TAG_BANK_ID: record["bank_id"], TAG_SOURCE: "bank", TAG_ORIGIN: path.name}
+            write_run(tracker.client, experiment_id, record, tags)
+            finished.add(record["bank_id"])
+            added += 1
+    return ImportResult(added, present)
