@@ -225,8 +225,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import failure_lines, outcome_line, summarize, summary_table
     from harness.tracking import Tracker, browse_hint
 
-    if args.bank and (status := _import_banks(args.bank, args.tracking_uri)):
-        return status
+    if args.bank:
+        _import_banks(args.bank, args.tracking_uri)
     outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
                         executor=args.executor, executor_options=options, reuse=args.reuse)
     if outcome.store_error:
@@ -279,35 +279,27 @@ def _prestart_executor(args: argparse.Namespace, options: dict) -> None:
         prestart(workers if valid else None, **options)
 
 
-def _import_banks(files: list[Path], tracking_uri: str | None) -> int:
-    """Import each bank file; a bad one is a one-line error and exit 2 before anything runs."""
-    from harness.bank import BankError, import_bank
+def _import_banks(files: list[Path], tracking_uri: str | None) -> None:
+    """Import each bank file; a bad one is a one-line error (:class:`BankError`) before anything runs."""
+    from harness.bank import import_bank
     from harness.tracking import resolve_tracking_uri
 
     for file in files:
-        try:
-            result = import_bank(file, resolve_tracking_uri(tracking_uri))
-        except BankError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        result = import_bank(file, resolve_tracking_uri(tracking_uri))
         print(f"{file}: {result.added} runs imported, {result.present} already in the store")
-    return 0
 
 
 def cmd_bank(args: argparse.Namespace) -> int:
-    from harness.bank import BankError, export_bank
+    from harness.bank import export_bank
     from harness.tracking import resolve_tracking_uri
 
-    try:
-        if args.action == "import":
-            return _import_banks([args.file], args.tracking_uri)
-        if args.action == "verify":
-            return _verify_bank(args)
-        result = export_bank(args.experiments, resolve_tracking_uri(args.tracking_uri), args.output, args.models,
-                             tuple(args.metrics))
-    except BankError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if args.action == "import":
+        _import_banks([args.file], args.tracking_uri)
+        return 0
+    if args.action == "verify":
+        return _verify_bank(args)
+    result = export_bank(args.experiments, resolve_tracking_uri(args.tracking_uri), args.output, args.models,
+                         tuple(args.metrics))
     print(f"{args.output}: {result.runs} runs")
     if result.without_fingerprint:
         print(f"left out {result.without_fingerprint} finished runs without a software fingerprint "

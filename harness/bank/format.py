@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import layout
+from harness.errors import InputError
 
 FORMAT, SCHEMA_VERSION = "harness-bank", 1
 #: Record field -> the JSON type it must have.
@@ -36,8 +37,8 @@ RECORD_FIELDS: dict[str, type | tuple[type, ...]] = {
 REQUIRED_TAGS = (layout.RUN_KEY, layout.FINGERPRINT_ID, layout.FINGERPRINT)
 
 
-class BankError(ValueError):
-    """A bank file that cannot be used; the message is one line naming the file."""
+class BankError(InputError):
+    """A bank file that cannot be used; the message is one line naming the file (exit code 2)."""
 
 
 def write_bank(path: Path, records: list[dict[str, Any]]) -> None:
