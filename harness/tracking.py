@@ -109,8 +109,14 @@ class Tracker:
             return experiment.experiment_id
         if not create:
             return None
-        return with_retry(lambda: self.client.create_experiment(
-            name, artifact_location=self._artifact_root(name), tags=EXPERIMENT_TAGS))
+        try:
+            return with_retry(lambda: self.client.create_experiment(
+                name, artifact_location=self._artifact_root(name), tags=EXPERIMENT_TAGS))
+        except Exception:  # another process created it between our look and our insert
+            experiment = with_retry(lambda: self.client.get_experiment_by_name(name))
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def _artifact_root(self, name: str) -> str | None:
         """Next to the SQLite file, so the default store is one self-contained folder."""

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from harness.seeding import seed_everything
 from harness_group import dapo, dpo, reward_model
 from harness_group.policy import make_policy
 from harness_group.preferences import collect_pairs
@@ -76,6 +77,7 @@ class AlwaysWrongEnv(ConstantEnv):
 def test_dynamic_sampling_filters_on_the_return_not_the_length_penalty(filter_on, trained):
     """All-wrong groups of different lengths differ only by the overlong penalty: DAPO's rule
     (filter_on = "return", 0 < #correct < G) drops them, the score rule trains on the penalty."""
+    seed_everything(0)  # the policy samples from torch's global generator: not whatever earlier tests left
     params = build_params(dapo.Params, {**TINY, "max_resamples": 2, "filter_on": filter_on})
     agent = dapo.make_agent(params, RunContext("wrong", 0, "cpu", lambda i: AlwaysWrongEnv()))
     batch, metrics, _ = agent.sample_batch(lambda n: True)

@@ -92,19 +92,21 @@ from harness.store import create_sqlite_store
 from harness.store import create_sqlite_store
 from harness.tracking import Tracker
 create_sqlite_store(Path(sys.argv[1]))
-Tracker("sqlite:///" + sys.argv[1]).experiment_id(sys.argv[2])
+tracker = Tracker("sqlite:///" + sys.argv[1])
+tracker.experiment_id(sys.argv[2])
+tracker.experiment_id("same")  # all at once: one creates it, the others find it
 """
 
 
 def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path):
-    """Four real processes race to create the same SQLite store: each gets a complete schema."""
+    """Four real processes race to create the same SQLite store and experiment: each gets a complete schema."""
     db = tmp_path / "mlflow.db"
     starts = [subprocess.Popen([sys.executable, "-c", CREATE, str(db), f"e{i}"], env=harness_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(4)]
     outputs = [p.communicate(timeout=300)[0] for p in starts]
     assert [p.returncode for p in starts] == [0] * 4, "\n----\n".join(o[-2000:] for o in outputs)
     names = {e.name for e in Tracker(f"sqlite:///{db}").client.search_experiments()}
-    assert {"e0", "e1", "e2", "e3"} <= names
+    assert {"e0", "e1", "e2", "e3", "same"} <= names
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db", "mlflow.db.lock"], "no side files left"
 
 
