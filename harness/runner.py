@@ -61,7 +61,8 @@ def run_suite(
 
     ``path`` is a suite file or an already validated :class:`Suite`. ``reuse`` (``exact``, ``any``,
     ``off``): copy runs that FINISHED in other experiments of the store instead of training them
-    (:mod:`harness.bank.reuse`). Runs another live process holds are left to it and waited for (see :mod:`harness.claims`).
+    (:mod:`harness.bank.reuse`). Runs another live process holds are left to it and waited for
+    (see :mod:`harness.claims`).
     Raises :class:`harness.errors.SuiteErrors` before touching MLflow if the suite is invalid,
     and :class:`harness.store.StoreError` if the tracking URI cannot be used.
     """
@@ -82,8 +83,8 @@ def run_suite(
                     interrupts.check()
                     todo = plan_runs(tracker, experiment_id, replace(suite, runs=specs), outcome)
                     mine = claims.claim(todo, tags)
-                    mine = _copy_reusable(mine, claims, tags, registry, reuse, outcome)
-                    _execute(mine, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)
+                    to_train = _copy_reusable(mine, claims, tags, registry, reuse, outcome)
+                    _execute(to_train, claims, tags, registry.snapshot(), executor_impl, outcome, show_progress)
                     if outcome.interrupted or outcome.store_error:
                         break
                     lost = {s.run_key for s in todo} - {s.run_key for s in mine}

@@ -91,6 +91,7 @@ def test_second_suite_trains_none_of_the_shared_runs(first, tmp_path):
     outcome = run_suite(write_suite(tmp_path, second, "second.toml"), tracking_uri=uri, workers=1, show_progress=False)
     assert outcome.reused == {"reused": 2}
     assert len(outcome.finished) == 1  # only seed 2 was trained
+    assert outcome.skipped == 0, "a copied run counted again as 'from earlier'"
     runs = finished(uri, "second")
     assert len(runs) == 3
     copies = [r for r in runs if r.data.tags.get("harness.source") == "reused"]
@@ -224,5 +225,5 @@ def test_bank_import_before_a_run_reuses_its_runs(first, tmp_path, capsys):
     suite = toy_suite(tmp_path, name="fromfile", seeds=2, budget=1000)
     code = main(["run", str(suite), "--bank", str(bank), "--tracking-uri", uri, "--no-report", "--workers", "1"])
     out = capsys.readouterr().out
-    assert code == 0 and "2 from the bank" in out
+    assert code == 0 and "2 of 2 runs finished (0 from earlier, 2 from the bank), 0 failed." in out
     assert all(r.data.tags["harness.source"] == "bank" for r in finished(uri, "fromfile"))
