@@ -242,6 +242,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if outcome.not_needed:
         line = line.rstrip(".") + f"; {outcome.not_needed} not needed (decided early)."
     console.print(line)
+    if outcome.other_software:
+        console.print(f"{outcome.other_software} of the runs trained here had a finished copy made with other software "
+                      "(library versions, CPU: see `harness bank verify`); `--reuse any` would have taken them.")
     failures = failure_lines(tracker, outcome)
     for line in failures:
         console.print("  " + line, markup=False)

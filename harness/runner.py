@@ -33,6 +33,8 @@ class SuiteOutcome:
     skipped: int = 0
     reused: dict[str, int] = field(default_factory=dict)
     """Runs copied instead of trained, by source: ``bank`` or ``reused`` (another experiment)."""
+    other_software: int = 0
+    """Runs trained although one with their key FINISHED elsewhere, with other software (``--reuse exact``)."""
     finished: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
@@ -112,6 +114,7 @@ def _copy_reusable(mine: list, claims: Claims, tags: dict[str, str], registry: R
     left, copied = reuse_runs(claims.tracker, claims.experiment_id, mine, tags, registry, reuse, claims.run_ids)
     for key in {spec.run_key for spec in mine} - {spec.run_key for spec in left}:
         claims.ended(key)
+    outcome.other_software += copied.pop("other_software", 0)
     for source, count in copied.items():
         outcome.reused[source] = outcome.reused.get(source, 0) + count
     return left

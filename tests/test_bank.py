@@ -124,6 +124,7 @@ def test_other_software_is_not_reused_unless_asked(first, tmp_path):
     outcome = run_suite(toy_suite(tmp_path, name="third", seeds=2, budget=1000), tracking_uri=uri, workers=2,
                         show_progress=False)
     assert outcome.reused == {} and len(outcome.finished) == 2
+    assert outcome.other_software == 2, "the summary should say why the banked runs were not taken"
 
 
 def report_tables(uri: str, experiment: str, out: Path) -> dict[str, pd.DataFrame]:

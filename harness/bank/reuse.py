@@ -25,7 +25,9 @@ PER_SUITE = (SUITE_FILE, SUITE_HASH)
 def reuse_runs(tracker: Tracker, experiment_id: str, todo: list, tags: dict[str, str],
                registry: Any, mode: str = "exact", run_ids: dict[str, str] | None = None) -> tuple[list, Counter]:
     """Copy reusable runs into ``experiment_id``; return the specs still to train and
-    ``Counter({"bank": n, "reused": m})`` of the copies by source.
+    ``Counter({"bank": n, "reused": m, "other_software": k})``: the copies by source, and the
+    runs trained although a FINISHED run with their key exists, made with other software
+    (``exact`` mode refuses those; ``any`` would take them).
 
     ``run_ids`` maps run_keys to runs this process claimed (:mod:`harness.claims`): a copy fills
     the claimed run, so two processes never copy the same run twice.
@@ -42,6 +44,8 @@ def reuse_runs(tracker: Tracker, experiment_id: str, todo: list, tags: dict[str,
         source = find_source(tracker, others, spec.run_key, local, mode) if others else None
         if source is None:
             remaining.append(spec)
+            if mode == "exact" and others and find_source(tracker, others, spec.run_key, local, "any"):
+                counts["other_software"] += 1
             continue
         run, name = source
         kind = "bank" if run.data.tags.get(TAG_SOURCE) == "bank" else "reused"
