@@ -18,7 +18,7 @@ from harness.report.data import load_runs
 from harness.report.provenance import software_rows, software_warnings
 from harness.runner import run_suite
 from harness.tracking import Tracker
-from tests.conftest import toy_suite, write_suite
+from tests.conftest import ROOT, toy_suite, write_suite
 
 
 def uri_of(folder: Path) -> str:
@@ -228,3 +228,17 @@ def test_bank_import_before_a_run_reuses_its_runs(first, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "2 of 2 runs finished (0 from earlier, 2 from the bank), 0 failed." in out
     assert all(r.data.tags["harness.source"] == "bank" for r in finished(uri, "fromfile"))
+
+
+@pytest.mark.parametrize("suite", ["bank-cartpole", "cartpole-zoo"])
+def test_the_shipped_bank_still_matches_its_suites(suite):
+    """A change to what enters a run_key would silently orphan the shipped bank: every SB3 run the
+    bank suite and cartpole-zoo.toml ask for must have its key in banks/sb3-cartpole.jsonl.gz."""
+    from harness.registry import default_registry
+    from harness.suite import load_suite
+
+    _, records = read_bank(ROOT / "banks" / "sb3-cartpole.jsonl.gz")
+    banked = {record["tags"]["harness.run_key"] for record in records}
+    wanted = {run.run_key for run in load_suite(ROOT / "suites" / f"{suite}.toml", default_registry()).runs
+              if run.algorithm.startswith("sb3.")}
+    assert len(records) == 40 and wanted and wanted <= banked
