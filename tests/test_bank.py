@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,7 @@ from harness.report.data import load_runs
 from harness.report.provenance import software_rows, software_warnings
 from harness.runner import run_suite
 from harness.tracking import Tracker
-from tests.conftest import ROOT, toy_suite, write_suite
+from tests.conftest import ROOT, harness_env, toy_suite, write_suite
 
 
 def uri_of(folder: Path) -> str:
@@ -242,3 +244,22 @@ def test_the_shipped_bank_still_matches_its_suites(suite):
     wanted = {run.run_key for run in load_suite(ROOT / "suites" / f"{suite}.toml", default_registry()).runs
               if run.algorithm.startswith("sb3.")}
     assert len(records) == 40 and wanted and wanted <= banked
+
+
+IMPORT = ("import sys; from pathlib import Path; from harness.bank import import_bank; "
+          "r = import_bank(Path(sys.argv[1]), sys.argv[2]); print(r.added, r.present)")
+
+
+def test_processes_importing_one_bank_at_once_land_each_run_once(first, tmp_path):
+    """Three users start `harness run --bank` together on one new store: every banked run lands exactly once."""
+    _, _, bank = first
+    uri = uri_of(tmp_path / "shared")
+    procs = [subprocess.Popen([sys.executable, "-c", IMPORT, str(bank), uri], env=harness_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    counts = [tuple(map(int, out.split()[-2:])) for out in outputs]
+    assert sum(added for added, _ in counts) == 2, counts
+    runs = finished(uri, "first")
+    tracker = Tracker(uri)
+    assert len(runs) == 2 and len(tracker.runs(tracker.experiment_id("first"))) == 2, "a losing copy was left"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.bank.format import REQUIRED_TAGS, BankError, read_bank, write_bank
 from harness.bank.records import TAG_BANK_ID, TAG_ORIGIN, TAG_SOURCE, record_from_run, write_run
-from harness.layout import RUN_KEY
+from harness.claims import HOST, live_claim
+from harness.layout import HEARTBEAT, OWNER_HOST, OWNER_PID, RUN_KEY
 from harness.store import open_store
+from harness.tracking import Tracker, with_retry
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,8 @@ def import_bank(path: Path, tracking_uri: str) -> ImportResult:
         finished, partial = set(), []
         for run in tracker.runs(experiment_id):
             bank_id = run.data.tags.get(TAG_BANK_ID)
-            if bank_id and run.info.status == "FINISHED":
-                finished.add(bank_id)
+            if bank_id and (run.info.status == "FINISHED" or live_claim(run)):
+                finished.add(bank_id)  # here already, or being copied by another live process
             elif bank_id:
                 partial.append(run.info.run_id)  # an earlier import cut short
         tracker.delete_runs(partial)
@@ -74,7 +78,27 @@ def import_bank(path: Path, tracking_uri: str) -> ImportResult:
                 present += 1
                 continue
             tags = {TAG_BANK_ID: record["bank_id"], TAG_SOURCE: "bank", TAG_ORIGIN: path.name}
-            write_run(tracker.client, experiment_id, record, tags)
-            finished.add(record["bank_id"])
+            run_id = _claim_copy(tracker, experiment_id, record["bank_id"], tags)
+            if run_id is None:
+                present += 1
+                continue
+            write_run(tracker.client, experiment_id, record, tags, run_id)
             added += 1
     return ImportResult(added, present)
+
+
+def _claim_copy(tracker: Tracker, experiment_id: str, bank_id: str, tags: dict[str, str]) -> str | None:
+    """Create this process's run for ``bank_id``; ``None`` (and no run) if another copy of it came first.
+
+    Two imports of one bank at once both create a run, then both keep only the first made
+    (FINISHED first, then by creation time and run id), so each banked run lands once.
+    """
+    owner = {OWNER_HOST: HOST, OWNER_PID: str(os.getpid()), HEARTBEAT: f"{time.time():.3f}"}
+    run_id = with_retry(lambda: tracker.client.create_run(experiment_id, tags={**tags, **owner})).info.run_id
+    copies = [r for r in tracker.runs(experiment_id, f"tags.`{TAG_BANK_ID}` = '{bank_id}'")
+              if r.info.status == "FINISHED" or live_claim(r) or r.info.run_id == run_id]
+    first = min(copies, key=lambda r: (r.info.status != "FINISHED", r.info.start_time, r.info.run_id))
+    if first.info.run_id != run_id:
+        tracker.delete_runs([run_id])
+        return None
+    return run_id

@@ -68,6 +68,8 @@ def write_run(client: Any, experiment_id: str, record: dict[str, Any], tags: dic
         run_id = with_retry(lambda: client.create_run(experiment_id, start_time=record["start_time"] or None,
                                                       tags=all_tags, run_name=record["run_name"] or None)).info.run_id
     else:
+        if record["run_name"]:
+            with_retry(lambda: client.update_run(run_id, name=record["run_name"]))
         run_tags = [RunTag(k, v) for k, v in all_tags.items()]
         for i in range(0, len(run_tags), 100):
             with_retry(lambda: client.log_batch(run_id, tags=run_tags[i : i + 100]))
