@@ -312,7 +312,11 @@ def cmd_bank(args: argparse.Namespace) -> int:
 
 def _verify_bank(args: argparse.Namespace) -> int:
     from harness.bank.verify import describe, verify_bank
+    from harness.errors import InputError
 
+    for flag, value in (("--seeds", args.seeds), ("--workers", args.workers)):
+        if value is not None and not 1 <= value <= 1024:
+            raise InputError(f"harness bank verify {flag}: {value} (allowed: 1 to 1024)")
     verdicts = verify_bank(args.file, seeds=args.seeds, workers=args.workers)
     print("\n".join(describe(verdicts)))
     return 0 if all(v.identical for v in verdicts) else EXIT_FAILED_RUNS

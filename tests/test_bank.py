@@ -263,3 +263,11 @@ def test_processes_importing_one_bank_at_once_land_each_run_once(first, tmp_path
     runs = finished(uri, "first")
     tracker = Tracker(uri)
     assert len(runs) == 2 and len(tracker.runs(tracker.experiment_id("first"))) == 2, "a losing copy was left"
+
+
+@pytest.mark.parametrize("flag", ["--seeds", "--workers"])
+def test_bank_verify_refuses_bad_counts_in_one_line(tmp_path, capsys, flag):
+    bank = ROOT / "banks" / "sb3-cartpole.jsonl.gz"
+    assert main(["bank", "verify", str(bank), flag, "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: harness bank verify {flag}: 0 (allowed: 1 to 1024)"]
