@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from filelock import FileLock
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from harness.tracking import Tracker, first_line, with_retry
 
@@ -87,6 +86,8 @@ def create_sqlite_store(path: Path) -> None:
     """
     if _has_content(path):
         return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # slow to import: only when creating
+
     with FileLock(f"{path}.lock"):
         if _has_content(path):
             return

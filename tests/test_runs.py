@@ -158,9 +158,9 @@ def test_resume_after_sigkill_runs_everything_exactly_once(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     log.close()
+    time.sleep(2.5)  # orphaned workers notice the driver is gone and exit (one may finish its run first)
     before = _count_finished(uri, "resume")
     assert 1 <= before < 6, "the kill should land mid-suite; first run's output:\n" + (tmp_path / "first.log").read_text()[-3000:]
-    time.sleep(2.5)  # orphaned workers notice the driver is gone and exit
     result = run_cli("run", str(suite), "--no-report", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"({before} from earlier)" in result.stdout

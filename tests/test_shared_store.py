@@ -113,7 +113,7 @@ def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path):
 def test_a_store_creation_killed_midway_leaves_no_database(tmp_path):
     """SIGKILL while the schema is being built: the path stays empty and the next creation succeeds."""
     db = tmp_path / "mlflow.db"
-    slow = CREATE.replace("create_sqlite_store(", "import time, harness.store as s\n"
+    slow = CREATE.replace("create_sqlite_store(", "import time, mlflow.store.tracking.sqlalchemy_store as s\n"
                           "init = s.SqlAlchemyStore.__init__\n"
                           "def slow(self, *a):\n    init(self, *a)\n    time.sleep(60)\n"
                           "s.SqlAlchemyStore.__init__ = slow\ncreate_sqlite_store(")
