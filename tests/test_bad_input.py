@@ -184,14 +184,16 @@ def test_out_naming_a_file_fails_before_anything_runs(tmp_path):
     assert result.returncode == 2 and result.stderr == "error: --out taken: taken is not a folder\n"
 
 
-def test_out_holding_a_foreign_folder_is_refused_before_the_report(tmp_path):
+@pytest.mark.parametrize("command", ["report", "run"])
+def test_a_foreign_report_folder_is_refused_before_anything_runs(tmp_path, command):
     (tmp_path / "reports" / "ok").mkdir(parents=True)
     (tmp_path / "reports" / "ok" / "mine.txt").write_text("keep me")
     suite = write_suite(tmp_path, GOOD)
-    result = run_cli("report", str(suite), cwd=tmp_path)
+    result = run_cli(command, str(suite), cwd=tmp_path)
     assert result.returncode == 2
     assert "exists and is not a harness report; move it away first" in result.stderr
     assert (tmp_path / "reports" / "ok" / "mine.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "suite.toml"], "no store, nothing run"
 
 
 # --- hyperparameter ranges of the built-in plugins ----------------------------------------------
@@ -227,12 +229,3 @@ def test_a_suite_expanding_beyond_the_run_limit_is_refused(tmp_path, capsys):
     assert f"the suite expands to 101,000 runs (algorithms x environments x shapings x seeds); the limit is {MAX_RUNS:,}" \
         in stderr
 
-
-def test_run_refuses_a_foreign_report_folder_before_running(tmp_path):
-    (tmp_path / "reports" / "ok").mkdir(parents=True)
-    (tmp_path / "reports" / "ok" / "mine.txt").write_text("keep me")
-    suite = write_suite(tmp_path, GOOD)
-    result = run_cli("run", str(suite), cwd=tmp_path)
-    assert result.returncode == 2
-    assert "exists and is not a harness report; move it away first" in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports", "suite.toml"]

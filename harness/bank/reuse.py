@@ -41,13 +41,13 @@ def reuse_runs(tracker: Tracker, experiment_id: str, todo: list, tags: dict[str,
     others = _other_experiments(tracker, experiment_id)
     remaining = []
     for spec in todo:
-        source = find_source(tracker, others, spec.run_key, local, mode) if others else None
-        if source is None:
+        run = find_source(tracker, others, spec.run_key, local) if others else None
+        if run is None or (mode == "exact" and run.data.tags.get(TAG_ID) != local):
             remaining.append(spec)
-            if mode == "exact" and others and find_source(tracker, others, spec.run_key, local, "any"):
+            if run is not None:
                 counts["other_software"] += 1
             continue
-        run, name = source
+        name = others[run.info.experiment_id]
         kind = "bank" if run.data.tags.get(TAG_SOURCE) == "bank" else "reused"
         origin = run.data.tags.get(TAG_ORIGIN, "") if kind == "bank" else f"{name}/{run.info.run_id}"
         record = record_from_run(tracker.client, run, name, models=True)
@@ -65,18 +65,14 @@ def _other_experiments(tracker: Tracker, experiment_id: str) -> dict[str, str]:
     return {e.experiment_id: e.name for e in found if e.experiment_id != experiment_id}
 
 
-def find_source(tracker: Tracker, experiments: dict[str, str], run_key: str, fingerprint_id: str,
-                mode: str) -> tuple[Any, str] | None:
-    """The FINISHED run with ``run_key`` to copy, and its experiment's name; ``None`` if there is none.
+def find_source(tracker: Tracker, experiments: dict[str, str], run_key: str, fingerprint_id: str) -> Any | None:
+    """The FINISHED run with ``run_key`` to copy, ``None`` if there is none.
 
-    Prefers a run with this fingerprint, then the earliest; ``exact`` accepts nothing else.
+    Prefers a run with this fingerprint, then the earliest; the caller decides whether a run
+    made with other software will do.
     """
     runs = with_retry(lambda: tracker.client.search_runs(
         list(experiments), f"tags.`{RUN_KEY}` = '{run_key}' and attributes.status = 'FINISHED'",
         max_results=1000))
-    if mode == "exact":
-        runs = [r for r in runs if r.data.tags.get(TAG_ID) == fingerprint_id]
-    if not runs:
-        return None
-    best = min(runs, key=lambda r: (r.data.tags.get(TAG_ID) != fingerprint_id, r.info.start_time, r.info.run_id))
-    return best, experiments[best.info.experiment_id]
+    return min(runs, key=lambda r: (r.data.tags.get(TAG_ID) != fingerprint_id, r.info.start_time, r.info.run_id),
+               default=None)
