@@ -89,6 +89,9 @@ class AlgorithmSpec:
     the suite's ``baseline`` key decides what a report compares against)."""
     prefers_gpu: bool = False
     """True when ``device = "auto"`` should pick a GPU (e.g. image policies)."""
+    uses_vector_env: bool = True
+    """False when the algorithm never calls ``ctx.make_vec_env``: an environment's ``vector`` setting cannot
+    change its results, so its runs keep ``sync`` (and the run keys they have without it)."""
 
     def load(self) -> AlgorithmImpl:
         return load_object(self.impl)

@@ -69,9 +69,10 @@ class _Checker:
                 params = self._params(a_index, entry, spec, env.name, spaces)
                 if params is None:
                     continue
+                vector = env.vector if spec[0].uses_vector_env else "sync"  # spec: (AlgorithmSpec, impl)
                 for label, steps in shapings:
                     for seed in cfg.seeds:
-                        runs.append(self._run_spec(entry, params, env, label, steps or [], seed))
+                        runs.append(self._run_spec(entry, params, env, label, steps or [], seed, vector))
         self._check_distinct(runs)
         return runs
 
@@ -96,7 +97,7 @@ class _Checker:
                            "parameters, environment, shaping and seed); drop one or change its parameters")
                 return
 
-    def _run_spec(self, entry: AlgorithmEntry, params, env, shaping, steps, seed) -> RunSpec:
+    def _run_spec(self, entry: AlgorithmEntry, params, env, shaping, steps, seed, vector: str) -> RunSpec:
         cfg = self.config
         return RunSpec(
             suite=cfg.name,
@@ -115,7 +116,7 @@ class _Checker:
             timeout=cfg.timeout,
             baseline=entry.baseline or (cfg.baseline if cfg.baseline != entry.key else None),
             baseline_shaping=cfg.baseline_shaping,
-            vector=env.vector,
+            vector=vector,
         )
 
     def _check_references(self) -> None:

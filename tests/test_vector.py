@@ -64,6 +64,30 @@ def test_vector_is_in_the_run_key_and_sync_keys_are_unchanged():
     assert RunSpec(**fields, vector="auto").run_key != RunSpec(**fields).run_key
 
 
+def test_algorithms_without_vector_envs_keep_sync_and_their_run_keys(tmp_path):
+    """A suite pinning envpool for its native agents still reuses banked SB3 runs (same run keys)."""
+    def keys(vector_line: str) -> dict[str, str]:
+        suite = write_suite(tmp_path, f"""
+            name = "v"
+            seeds = 1
+            budget = 100
+            [[algorithms]]
+            name = "ppo"
+            [[algorithms]]
+            name = "sb3.ppo"
+            [[algorithms]]
+            name = "dqn"
+            [[environments]]
+            name = "CartPole-v1"
+            {vector_line}
+        """)
+        return {run.algorithm: (run.vector, run.run_key) for run in load_suite(suite, default_registry()).runs}
+
+    plain, pinned = keys(""), keys('vector = "auto"')
+    assert pinned["sb3.ppo"] == plain["sb3.ppo"] and pinned["dqn"] == plain["dqn"]
+    assert pinned["ppo"][0] == "auto" and pinned["ppo"][1] != plain["ppo"][1]
+
+
 def test_a_run_records_the_backend_asked_and_used(tmp_path):
     suite = write_suite(tmp_path, """
         name = "vec"

@@ -23,9 +23,9 @@ def harness_register_algorithms(register):
         ("gpg", "GPG: plain policy gradient on group-normalised advantages"),
     ]
     for name, summary in group:
-        register(AlgorithmSpec(name, f"harness_group.{name}", summary, DISCRETE, baseline="sb3.ppo"))
+        register(AlgorithmSpec(name, f"harness_group.{name}", summary, DISCRETE, baseline="sb3.ppo", uses_vector_env=False))
     register(AlgorithmSpec("dpo", "harness_group.dpo", "DPO: offline preference optimisation on synthetic pairs",
-                           DISCRETE, baseline="sb3.ppo"))
+                           DISCRETE, baseline="sb3.ppo", uses_vector_env=False))
 
 
 @hookimpl

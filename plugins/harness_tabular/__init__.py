@@ -27,4 +27,5 @@ METHODS = {
 @hookimpl
 def harness_register_algorithms(register):
     for name, summary in METHODS.items():
-        register(AlgorithmSpec(name, f"harness_tabular.{name}", summary, action_spaces=DISCRETE, observation_spaces=DISCRETE))
+        register(AlgorithmSpec(name, f"harness_tabular.{name}", summary, action_spaces=DISCRETE, observation_spaces=DISCRETE,
+                               uses_vector_env=False))
