@@ -100,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default=None, help="executor plugin (default: the suite's, else local)")
     run.add_argument("--address", default=None, help="cluster address for the ray executor")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
-    run.add_argument("--reuse", choices=["exact", "any", "off"], default="exact",
+    run.add_argument("--reuse", choices=["exact", "any", "off"], default=None,
                      help="copy runs that finished in other experiments instead of training them: same run_key "
-                          "and software fingerprint (exact, default), same run_key (any), never (off)")
+                          "and software fingerprint (exact), same run_key (any), never (off); default: the "
+                          "suite's [bank] reuse, else exact")
     run.add_argument("--bank", type=Path, action="append", default=[], metavar="FILE",
                      help="import this bank file first (idempotent; repeatable)")
     _tracking(run)
@@ -225,10 +226,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.summary import failure_lines, outcome_line, summarize, summary_table
     from harness.tracking import Tracker, browse_hint
 
-    if args.bank:
-        _import_banks(args.bank, args.tracking_uri)
-    outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers,
-                        executor=args.executor, executor_options=options, reuse=args.reuse)
+    if banks := [*suite.bank_files, *args.bank]:
+        _import_banks(banks, args.tracking_uri)
+    outcome = run_suite(suite, tracking_uri=args.tracking_uri, workers=args.workers, executor=args.executor,
+                        executor_options=options, reuse=args.reuse or suite.config.bank.reuse)
     if outcome.store_error:
         print(f"error: stopped: {outcome.store_error}; {len(outcome.finished)} run(s) finished before; "
               f"rerun the same command once the store answers (finished runs are kept)", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -130,6 +130,19 @@ class Decision(Strict):
         return self
 
 
+ReuseMode = Literal["exact", "any", "off"]
+REUSE_MODES: tuple[str, ...] = get_args(ReuseMode)
+
+
+class BankSettings(Strict):
+    """Bank files a suite imports before its runs, and which finished runs it reuses instead of training."""
+
+    files: list[str] = []
+    """Bank files, relative to the suite file, imported before the runs (importing twice adds nothing)."""
+    reuse: ReuseMode = "exact"
+    """Same run_key and software fingerprint (exact), same run_key (any), never (off); ``--reuse`` overrides."""
+
+
 class SuiteConfig(Strict):
     name: Annotated[str, Field(pattern=SAFE_NAME)]
     description: str = ""
@@ -151,6 +164,7 @@ class SuiteConfig(Strict):
     environments: list[EnvironmentEntry] = Field(min_length=1)
     shapers: list[ShapingEntry] = [ShapingEntry(label="none")]
     decision: Decision = Decision()
+    bank: BankSettings = BankSettings()
 
     @field_validator("seeds", mode="before")
     @classmethod

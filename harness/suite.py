@@ -29,6 +29,11 @@ class Suite:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def bank_files(self) -> list[Path]:
+        """The suite's ``[bank] files``, resolved against the suite file's folder."""
+        return [self.path.parent / name for name in self.config.bank.files]
+
 
 def load_suite(path: Path | str, registry: Registry) -> Suite:
     """Parse, validate and expand a suite file; raise SuiteErrors listing every problem."""
@@ -56,6 +61,7 @@ class _Checker:
             return []
         self._check_references()
         self._check_device()
+        self._check_bank_files()
         shapings = [(s.label, self._shaping(i)) for i, s in enumerate(cfg.shapers)]
         envs = [(i, e, self._env_spaces(i, shapings)) for i, e in enumerate(cfg.environments)]
         runs: list[RunSpec] = []
@@ -75,6 +81,11 @@ class _Checker:
                         runs.append(self._run_spec(entry, params, env, label, steps or [], seed, vector))
         self._check_distinct(runs)
         return runs
+
+    def _check_bank_files(self) -> None:
+        for index, name in enumerate(self.config.bank.files):
+            if not (self.path.parent / name).is_file():
+                self.error(f"bank.files[{index}]", f"no such file: {self.path.parent / name}")
 
     def _check_size(self) -> bool:
         """Refuse a suite that would expand beyond MAX_RUNS runs, before building any of them."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -230,6 +231,36 @@ def test_bank_import_before_a_run_reuses_its_runs(first, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "2 of 2 runs finished (0 from earlier, 2 from the bank), 0 failed." in out
     assert all(r.data.tags["harness.source"] == "bank" for r in finished(uri, "fromfile"))
+
+
+def test_a_suite_names_its_bank_files_and_reuse_mode(first, tmp_path, capsys):
+    """`[bank] files` (relative to the suite file) are imported by `harness run`; `[bank] reuse` is the suite's
+    default, which `--reuse` overrides; a missing file is one line naming the key, exit code 2, nothing run."""
+    _, _, bank = first
+    (tmp_path / "banks").mkdir()
+    shutil.copy(bank, tmp_path / "banks" / "b.jsonl.gz")
+    files = '[bank]\nfiles = ["banks/b.jsonl.gz"]\n'
+    run = ["--no-report", "--workers", "1", "--tracking-uri"]
+
+    uri = uri_of(tmp_path / "plain")
+    assert main(["run", str(toy_suite(tmp_path, name="fromsuite", seeds=2, budget=1000, extra=files)), *run, uri]) == 0
+    assert "2 of 2 runs finished (0 from earlier, 2 from the bank), 0 failed." in capsys.readouterr().out
+
+    uri = uri_of(tmp_path / "off")
+    suite = toy_suite(tmp_path, name="trains", seeds=2, budget=1000, extra=files + 'reuse = "off"')
+    assert main(["run", str(suite), *run, uri]) == 0
+    assert "2 of 2 runs finished (0 from earlier), 0 failed." in capsys.readouterr().out
+    assert len(finished(uri, "first")) == 2, "the bank is imported even when its runs are not reused"
+    suite = toy_suite(tmp_path, name="override", seeds=2, budget=1000, extra=files + 'reuse = "off"')
+    assert main(["run", str(suite), *run, uri, "--reuse", "exact"]) == 0
+    assert "0 from earlier, 2 " in capsys.readouterr().out
+
+    uri = uri_of(tmp_path / "missing")
+    suite = toy_suite(tmp_path, name="missing", seeds=2, budget=1000, extra='[bank]\nfiles = ["nope.jsonl.gz"]')
+    assert main(["run", str(suite), *run, uri]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bank.files[0]: no such file:" in err and "nope.jsonl.gz" in err
+    assert not Tracker(uri).client.search_experiments(filter_string="name = 'missing'")
 
 
 @pytest.mark.parametrize("suite", ["bank-cartpole", "cartpole-zoo"])

@@ -13,11 +13,12 @@ from collections import Counter
 from typing import Any
 
 from harness.bank.records import TAG_ORIGIN, TAG_SOURCE, record_from_run, write_run
+from harness.config import REUSE_MODES
 from harness.fingerprint import TAG_ID, fingerprint_tags
 from harness.layout import RUN_KEY, SUITE_FILE, SUITE_HASH, run_tags
 from harness.tracking import Tracker, with_retry
 
-MODES = ("exact", "any", "off")
+MODES = REUSE_MODES
 #: Tags of this invocation that a copy takes over (the rest of its provenance stays the source's).
 PER_SUITE = (SUITE_FILE, SUITE_HASH)
 
