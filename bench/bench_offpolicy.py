@@ -1,23 +1,27 @@
-"""Native DQN / TD3 / DDPG vs SB3 with equal settings: env steps per second (wall and CPU) and final return.
+"""Native DQN / TD3 / DDPG against SB3's, side by side: env steps per second and final return.
 
-    python bench_offpolicy.py dqn CartPole-v1 20000 [learning_starts] [reps]
-    python bench_offpolicy.py td3 Pendulum-v1 3000 1000
+    python bench/bench_offpolicy.py --cells dqn:CartPole-v1:50000,dqn:Acrobot-v1:100000 --seeds 0,1,2,3,4
+    python bench/bench_offpolicy.py --cells td3:Pendulum-v1:20000,ddpg:Pendulum-v1:20000 --native zoo,fast
 
-Settings come from the native "default" preset for the env (rl-baselines3-zoo values) and are
-passed to SB3 unchanged; native DQN runs with double_q=False because SB3's DQN has no double-DQN.
-One torch thread each, as in a harness worker.
+For each cell (algorithm, environment, budget) and seed, in turn: the SB3 baseline with its
+rl-baselines3-zoo preset (the `sb3.*` plugin, as suites and the bank run it) and the native agent
+with each preset of ``--native``, all built through the same harness run context and one torch
+thread, as in a harness worker. Only ``learn()`` is timed. Each trained agent is then evaluated
+deterministically on the run seed's 10 evaluation episodes (harness's evaluation seeds), on the
+plain gymnasium environment. Prints a table per cell: steps/s (wall and per CPU second), final
+returns per seed, and each native preset's speed ratio to SB3.
 """
 
-import sys
+from __future__ import annotations
+
+import argparse
+import importlib
 import time
 import warnings
+from collections import defaultdict
 
-import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3 import DDPG, DQN, TD3
-from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.noise import NormalActionNoise
 
 from harness.envs import eval_env_seeds, make_base_env, resolve_env
 from harness.evaluation import evaluate
@@ -25,61 +29,58 @@ from harness.params import build_params, preset_overrides
 from harness.registry import Registry, make_plugin_manager
 from harness.seeding import seed_everything
 from harness.testing import make_context
-from harness_algos import ddpg, dqn, td3
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
-MODULES = {"dqn": dqn, "td3": td3, "ddpg": ddpg}
 
 
-def sb3_model(algo: str, env_id: str, p: dict, seed: int):
-    env = gym.make(env_id)
-    kw = dict(learning_rate=p["learning_rate"], buffer_size=p["buffer_size"], learning_starts=p["learning_starts"],
-              batch_size=p["batch_size"], gamma=p["gamma"], train_freq=p["train_freq"],
-              gradient_steps=p["gradient_steps"], policy_kwargs=dict(net_arch=list(p["hidden_sizes"])),
-              seed=seed, device="cpu")
-    if algo == "dqn":
-        kw.update(target_update_interval=p["target_update_interval"], exploration_fraction=p["exploration_fraction"],
-                  exploration_final_eps=p["exploration_final_eps"], max_grad_norm=p["max_grad_norm"])
-        return DQN("MlpPolicy", env, **kw)
-    n = env.action_space.shape[0]
-    kw.update(tau=p["tau"], action_noise=NormalActionNoise(np.zeros(n), p["exploration_noise"] * np.ones(n)))
-    if algo == "td3":
-        kw.update(policy_delay=p["policy_delay"], target_policy_noise=p["target_policy_noise"],
-                  target_noise_clip=p["target_noise_clip"])
-        return TD3("MlpPolicy", env, **kw)
-    return DDPG("MlpPolicy", env, **kw)
-
-
-def timed(fn, steps: int) -> tuple[float, float]:
+def train_and_score(module_name: str, preset: str, env_id: str, budget: int, seed: int,
+                    registry: Registry) -> tuple[float, float, float]:
+    """(env steps per wall second, env steps per CPU second, final mean return) of one run."""
+    module = importlib.import_module(module_name)
+    params = build_params(module.Params, preset_overrides(module.presets, preset, env_id))
+    seed_everything(seed)
+    agent = module.make_agent(params, make_context(env_id, seed, registry=registry)[0])
     wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return steps / (time.perf_counter() - wall), steps / (time.process_time() - cpu)
+    agent.learn(budget, lambda step, metrics: True)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    env = make_base_env(resolve_env(registry, env_id), {})
+    score = evaluate(agent, env, eval_env_seeds(seed, 10)).mean
+    return budget / wall, budget / cpu, float(score)
 
 
 def main() -> None:
-    algo, env_id, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    reps = int(sys.argv[5]) if len(sys.argv) > 5 else 1
-    module = MODULES[algo]
-    overrides = preset_overrides(module.presets, "default", env_id)
-    if len(sys.argv) > 4:
-        overrides["learning_starts"] = int(sys.argv[4])
-    if algo == "dqn":
-        overrides["double_q"] = False
-    params = build_params(module.Params, overrides)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", default="dqn:CartPole-v1:50000,dqn:Acrobot-v1:100000,"
+                                           "td3:Pendulum-v1:20000,ddpg:Pendulum-v1:20000",
+                        help="comma-separated algorithm:environment:budget")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--native", default="zoo,fast", help="native presets to run (each beside SB3's zoo)")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
     registry = Registry(make_plugin_manager(load_entrypoints=False))
-    print(f"{algo} on {env_id}, budget {budget}: {params}")
-    for rep in range(reps):
-        seed_everything(rep)
-        agent = module.make_agent(params, make_context(env_id, rep, registry=registry)[0])
-        wall, cpu = timed(lambda: agent.learn(budget, lambda step, metrics: True), budget)
-        env = make_base_env(resolve_env(registry, env_id), {})
-        score = evaluate(agent, env, eval_env_seeds(rep, 10)).mean
-        print(f"native rep {rep}: {wall:7.0f} steps/s wall {cpu:7.0f} steps/s CPU  eval {score:8.1f}", flush=True)
-        model = sb3_model(algo, env_id, vars(params) if hasattr(params, "__dict__") else {}, rep)
-        wall, cpu = timed(lambda: model.learn(budget), budget)
-        score = evaluate_policy(model, gym.make(env_id), 10)[0]
-        print(f"sb3    rep {rep}: {wall:7.0f} steps/s wall {cpu:7.0f} steps/s CPU  eval {score:8.1f}", flush=True)
+    for cell in args.cells.split(","):
+        algo, env_id, budget = cell.split(":")
+        agents = [(f"sb3.{algo} zoo", f"harness_sb3.{algo}", "zoo")]
+        agents += [(f"{algo} {preset}", f"harness_algos.{algo}", preset) for preset in args.native.split(",")]
+        results: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        for seed in seeds:
+            for label, module_name, preset in agents:
+                results[label].append(train_and_score(module_name, preset, env_id, int(budget), seed, registry))
+                wall, cpu, score = results[label][-1]
+                print(f"{cell} seed {seed} {label}: {wall:8.0f} steps/s wall {cpu:8.0f} per CPU s  return {score:8.1f}",
+                      flush=True)
+        print(f"\n{algo} on {env_id}, {int(budget):,} steps, seeds {args.seeds}\n")
+        print("| agent | env steps/s (wall) | per CPU second | final return: mean (per seed) | speed vs SB3 (CPU) |")
+        print("|---|---:|---:|---|---:|")
+        sb3_cpu = np.mean([r[1] for r in results[agents[0][0]]])
+        for label, _, _ in agents:
+            rows = results[label]
+            wall, cpu = np.mean([r[0] for r in rows]), np.mean([r[1] for r in rows])
+            scores = ", ".join(f"{r[2]:.0f}" for r in rows)
+            print(f"| {label} | {wall:,.0f} | {cpu:,.0f} | {np.mean([r[2] for r in rows]):.1f} ({scores}) | "
+                  f"{cpu / sb3_cpu:.2f}× |")
+        print(flush=True)
 
 
 if __name__ == "__main__":

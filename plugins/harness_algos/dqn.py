@@ -62,7 +62,14 @@ _ZOO = {
                    "gamma": 0.99, "target_update_interval": 250, "train_freq": 4, "gradient_steps": 4,
                    "exploration_fraction": 0.12, "exploration_final_eps": 0.1, "hidden_sizes": (256, 256)},
 }
-presets = {"default": {"*": {}, "CartPole-v1": _CLASSIC, "Acrobot-v1": _CLASSIC}, "zoo": _ZOO}
+#: The zoo's settings with a smaller Q-network and fewer gradient steps: zoo-level final returns at a fraction
+#: of the compute (bench/bench_offpolicy.py, bench/README.md). At the zoo's own settings an update is as many
+#: 256x256 matrix products as SB3's, so no implementation can be much faster there; this preset is.
+_FAST = {
+    "CartPole-v1": {**_ZOO["CartPole-v1"], "hidden_sizes": (64, 64), "gradient_steps": 32, "batch_size": 256},
+    "Acrobot-v1": {**_ZOO["Acrobot-v1"], "hidden_sizes": (128, 128), "gradient_steps": 1},
+}
+presets = {"default": {"*": {}, "CartPole-v1": _CLASSIC, "Acrobot-v1": _CLASSIC}, "zoo": _ZOO, "fast": _FAST}
 
 
 def td_target(rewards: torch.Tensor, terminated: torch.Tensor, gamma: float,
