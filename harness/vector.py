@@ -20,6 +20,7 @@ reward is the environment's own, so the true return equals the shaped one.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -109,8 +110,10 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
         import envpool
 
         limit = like.spec.max_episode_steps if like.spec else None
-        self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
-                                           **({"max_episode_steps": limit} if limit else {}))
+        with warnings.catch_warnings():  # EnvPool gives float32 boxes float64 bounds; gymnasium's warning is noise
+            warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
+            self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
+                                               **({"max_episode_steps": limit} if limit else {}))
         self.num_envs, self.tally = n, tally
         # gymnasium's own spaces (EnvPool's LunarLander declares odd observation bounds)
         self.single_observation_space, self.single_action_space = like.observation_space, like.action_space

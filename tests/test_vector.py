@@ -137,6 +137,17 @@ def test_envpool_resets_finished_envs_in_the_same_step_and_records_their_episode
 
 
 @needs_envpool
+@pytest.mark.parametrize("env", ["Acrobot-v1", "Pendulum-v1"])
+def test_building_a_pool_prints_no_warning(env):
+    """EnvPool declares float64 bounds on float32 boxes; gymnasium's warning about it would be noise in every run."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        EnvPoolVectorEnv(env, 2, 0, gym.make(env), EpisodeTally(2, lambda r: None, [0])).close()
+
+
+@needs_envpool
 def test_training_vector_env_uses_the_verified_backend_only_for_the_plain_env():
     spec = EnvironmentSpec("CartPole-v1", max_episode_steps=500)
     make, backend, _ = training_vector_env("auto", spec, {}, [], 0, print)
