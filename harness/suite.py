@@ -66,16 +66,17 @@ class _Checker:
         envs = [(i, e, self._env_spaces(i, shapings)) for i, e in enumerate(cfg.environments)]
         runs: list[RunSpec] = []
         for a_index, entry in enumerate(cfg.algorithms):
-            spec = self._algorithm(a_index, entry)
-            if spec is None:
+            loaded = self._algorithm(a_index, entry)
+            if loaded is None:
                 continue
+            algorithm = loaded[0]
             for e_index, env, spaces in envs:
                 if entry.environments is not None and env.key not in entry.environments:
                     continue
-                params = self._params(a_index, entry, spec, env.name, spaces)
+                params = self._params(a_index, entry, loaded, env.name, spaces)
                 if params is None:
                     continue
-                vector = env.vector if spec[0].uses_vector_env else "sync"  # spec: (AlgorithmSpec, impl)
+                vector = env.vector if algorithm.uses_vector_env else "sync"
                 for label, steps in shapings:
                     for seed in cfg.seeds:
                         runs.append(self._run_spec(entry, params, env, label, steps or [], seed, vector))
