@@ -25,7 +25,7 @@ class Params(OffPolicyParams):
 
 
 #: Pendulum values from rl-baselines3-zoo hyperparams/ddpg.yml (the same as its TD3 entry).
-presets = {"default": {"*": {}, "Pendulum-v1": dict(td3.PENDULUM)}}
+presets = {"default": {"*": {}, "Pendulum-v1": dict(td3.PENDULUM)}, "fast": {"Pendulum-v1": dict(td3.FAST_PENDULUM)}}
 
 
 def as_td3(params: Params) -> td3.Params:

@@ -43,7 +43,10 @@ class Params(OffPolicyParams):
 #: updates once per episode with as many gradient steps as env steps, the same 1:1 ratio as here.
 PENDULUM = {"gamma": 0.98, "buffer_size": 200_000, "learning_starts": 10_000, "exploration_noise": 0.1,
                 "learning_rate": 1e-3, "hidden_sizes": (400, 300)}
-presets = {"default": {"*": {}, "Pendulum-v1": PENDULUM}}
+#: The zoo's Pendulum values with 64x64 networks: the zoo's final return at a fraction of the compute
+#: (bench/bench_offpolicy.py, bench/README.md); the 400x300 critics make every update arithmetic-bound.
+FAST_PENDULUM = {**PENDULUM, "hidden_sizes": (64, 64)}
+presets = {"default": {"*": {}, "Pendulum-v1": PENDULUM}, "fast": {"Pendulum-v1": FAST_PENDULUM}}
 
 
 def smoothed_target_action(action: torch.Tensor, noise: torch.Tensor, noise_clip: float) -> torch.Tensor:
