@@ -263,18 +263,24 @@ def test_a_suite_names_its_bank_files_and_reuse_mode(first, tmp_path, capsys):
     assert not Tracker(uri).client.search_experiments(filter_string="name = 'missing'")
 
 
-@pytest.mark.parametrize("suite", ["bank-cartpole", "cartpole-zoo"])
-def test_the_shipped_bank_still_matches_its_suites(suite):
-    """A change to what enters a run_key would silently orphan the shipped bank: every SB3 run the
-    bank suite and cartpole-zoo.toml ask for must have its key in banks/sb3-cartpole.jsonl.gz."""
+SHIPPED = {"sb3-cartpole.jsonl.gz": 40, "sb3-acrobot.jsonl.gz": 40}
+
+
+@pytest.mark.parametrize("suite", ["bank-cartpole", "bank-acrobot", "cartpole-zoo", "control"])
+def test_the_shipped_banks_still_match_their_suites(suite):
+    """A change to what enters a run_key would silently orphan the shipped banks: every SB3 run the
+    bank suites, cartpole-zoo.toml and control.toml ask for must have its key in banks/."""
     from harness.registry import default_registry
     from harness.suite import load_suite
 
-    _, records = read_bank(ROOT / "banks" / "sb3-cartpole.jsonl.gz")
-    banked = {record["tags"]["harness.run_key"] for record in records}
+    banked = set()
+    for name, count in SHIPPED.items():
+        _, records = read_bank(ROOT / "banks" / name)
+        assert len(records) == count
+        banked |= {record["tags"]["harness.run_key"] for record in records}
     wanted = {run.run_key for run in load_suite(ROOT / "suites" / f"{suite}.toml", default_registry()).runs
               if run.algorithm.startswith("sb3.")}
-    assert len(records) == 40 and wanted and wanted <= banked
+    assert wanted and wanted <= banked
 
 
 IMPORT = ("import sys; from pathlib import Path; from harness.bank import import_bank; "
