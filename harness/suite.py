@@ -7,6 +7,7 @@ as a one-line :class:`ConfigError` naming the file and key.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ class Suite:
     @property
     def bank_files(self) -> list[Path]:
         """The suite's ``[bank] files``, resolved against the suite file's folder."""
-        return [self.path.parent / name for name in self.config.bank.files]
+        return [Path(os.path.normpath(self.path.parent / name)) for name in self.config.bank.files]
 
 
 def load_suite(path: Path | str, registry: Registry) -> Suite:

@@ -100,6 +100,11 @@ class EpisodeTally:
         self.returns[ended], self.lengths[ended] = 0.0, 0
 
 
+# EnvPool builds its gymnasium spaces (at creation and on every reset) with float64 bounds on float32
+# boxes; gymnasium's warning about that would print into every run's output. The spaces are not used.
+warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
+
+
 class EnvPoolVectorEnv(gym.vector.VectorEnv):
     """EnvPool's synchronous pool with same-step autoreset (finished envs are reset at once)."""
 
@@ -110,10 +115,8 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
         import envpool
 
         limit = like.spec.max_episode_steps if like.spec else None
-        with warnings.catch_warnings():  # EnvPool gives float32 boxes float64 bounds; gymnasium's warning is noise
-            warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
-            self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
-                                               **({"max_episode_steps": limit} if limit else {}))
+        self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
+                                           **({"max_episode_steps": limit} if limit else {}))
         self.num_envs, self.tally = n, tally
         # gymnasium's own spaces (EnvPool's LunarLander declares odd observation bounds)
         self.single_observation_space, self.single_action_space = like.observation_space, like.action_space
