@@ -33,7 +33,12 @@ class Suite:
     @property
     def bank_files(self) -> list[Path]:
         """The suite's ``[bank] files``, resolved against the suite file's folder."""
-        return [Path(os.path.normpath(self.path.parent / name)) for name in self.config.bank.files]
+        return [bank_path(self.path, name) for name in self.config.bank.files]
+
+
+def bank_path(suite_path: Path, name: str) -> Path:
+    """A ``[bank] files`` entry, resolved against the suite file's folder."""
+    return Path(os.path.normpath(suite_path.parent / name))
 
 
 def load_suite(path: Path | str, registry: Registry) -> Suite:
@@ -86,8 +91,8 @@ class _Checker:
 
     def _check_bank_files(self) -> None:
         for index, name in enumerate(self.config.bank.files):
-            if not (self.path.parent / name).is_file():
-                self.error(f"bank.files[{index}]", f"no such file: {self.path.parent / name}")
+            if not (path := bank_path(self.path, name)).is_file():
+                self.error(f"bank.files[{index}]", f"no such file: {path}")
 
     def _check_size(self) -> bool:
         """Refuse a suite that would expand beyond MAX_RUNS runs, before building any of them."""

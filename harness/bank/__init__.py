@@ -2,7 +2,7 @@
 
 from harness.bank.exchange import ExportResult, ImportResult, export_bank, import_bank
 from harness.bank.format import SCHEMA_VERSION, BankError, read_bank
-from harness.bank.reuse import MODES, reuse_runs
+from harness.bank.reuse import reuse_runs
 
-__all__ = ["BankError", "ExportResult", "ImportResult", "MODES", "SCHEMA_VERSION", "export_bank", "import_bank",
+__all__ = ["BankError", "ExportResult", "ImportResult", "SCHEMA_VERSION", "export_bank", "import_bank",
            "read_bank", "reuse_runs"]

@@ -18,7 +18,6 @@ from harness.fingerprint import TAG_ID, fingerprint_tags
 from harness.layout import RUN_KEY, SUITE_FILE, SUITE_HASH, run_tags
 from harness.tracking import Tracker, with_retry
 
-MODES = REUSE_MODES
 #: Tags of this invocation that a copy takes over (the rest of its provenance stays the source's).
 PER_SUITE = (SUITE_FILE, SUITE_HASH)
 
@@ -33,8 +32,8 @@ def reuse_runs(tracker: Tracker, experiment_id: str, todo: list, tags: dict[str,
     ``run_ids`` maps run_keys to runs this process claimed (:mod:`harness.claims`): a copy fills
     the claimed run, so two processes never copy the same run twice.
     """
-    if mode not in MODES:
-        raise ValueError(f"reuse mode {mode!r} (allowed: {', '.join(MODES)})")
+    if mode not in REUSE_MODES:
+        raise ValueError(f"reuse mode {mode!r} (allowed: {', '.join(REUSE_MODES)})")
     counts: Counter = Counter()
     if mode == "off" or not todo:
         return todo, counts
