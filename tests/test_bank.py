@@ -302,6 +302,29 @@ def test_processes_importing_one_bank_at_once_land_each_run_once(first, tmp_path
     assert len(runs) == 2 and len(tracker.runs(tracker.experiment_id("first"))) == 2, "a losing copy was left"
 
 
+def test_a_copy_claimed_while_a_rival_copies_the_same_run_is_withdrawn(tmp_path):
+    """The race CI once lost: a rival's copy with a *later* start time (clock skew, a slow commit)
+    seen after this import created its own must still make this one withdraw; once the rival has
+    FINISHED, this import adds nothing."""
+    import threading
+    import time
+
+    from harness.bank.exchange import _claim_copy
+    from harness.bank.records import TAG_BANK_ID
+    from harness.claims import HOST
+    from harness.layout import HEARTBEAT, OWNER_HOST, OWNER_PID
+
+    tracker = Tracker(uri_of(tmp_path / "store"))
+    experiment_id = tracker.experiment_id("first")
+    live = {OWNER_HOST: HOST, OWNER_PID: "1", HEARTBEAT: f"{time.time():.3f}"}  # pid 1: alive
+    rival = tracker.client.create_run(experiment_id, start_time=int(time.time() * 1000) + 60_000,
+                                      tags={TAG_BANK_ID: "b1", **live}).info.run_id
+    threading.Timer(1.5, lambda: tracker.client.set_terminated(rival, "FINISHED")).start()
+    assert _claim_copy(tracker, experiment_id, "b1", {TAG_BANK_ID: "b1"}) is None
+    assert [r.info.run_id for r in tracker.runs(experiment_id)] == [rival]
+    assert _claim_copy(tracker, experiment_id, "b2", {TAG_BANK_ID: "b2"}) is not None  # no rival: claimed at once
+
+
 @pytest.mark.parametrize("flag", ["--seeds", "--workers"])
 def test_bank_verify_refuses_bad_counts_in_one_line(tmp_path, capsys, flag):
     bank = ROOT / "banks" / "sb3-cartpole.jsonl.gz"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.bank.format import REQUIRED_TAGS, BankError, read_bank, write_bank
 from harness.bank.records import TAG_BANK_ID, TAG_ORIGIN, TAG_SOURCE, record_from_run, write_run
-from harness.claims import HOST, live_claim
+from harness.claims import HEARTBEAT_TTL, HOST, live_claim
 from harness.layout import HEARTBEAT, OWNER_HOST, OWNER_PID, RUN_KEY
 from harness.store import open_store
 from harness.tracking import Tracker, with_retry
@@ -88,17 +89,30 @@ def import_bank(path: Path, tracking_uri: str) -> ImportResult:
 
 
 def _claim_copy(tracker: Tracker, experiment_id: str, bank_id: str, tags: dict[str, str]) -> str | None:
-    """Create this process's run for ``bank_id``; ``None`` (and no run) if another copy of it came first.
+    """Create this process's run for ``bank_id``; ``None`` (and no run) once another copy of it exists.
 
-    Two imports of one bank at once both create a run, then both keep only the first made
-    (FINISHED first, then by creation time and run id), so each banked run lands once.
+    The rule of :mod:`harness.claims`: create a run, read the store again, and withdraw it when
+    any rival copy is there (FINISHED, or a live import's).  Of two imports racing, the one that
+    reads second sees the first's run, so at most one keeps it; when both withdraw, each tries
+    again after a random pause, and stops as soon as a rival copy has FINISHED.  A rival that
+    neither finishes nor withdraws within the claim lifetime counts as gone, as in harness.claims.
     """
     owner = {OWNER_HOST: HOST, OWNER_PID: str(os.getpid()), HEARTBEAT: f"{time.time():.3f}"}
-    run_id = with_retry(lambda: tracker.client.create_run(experiment_id, tags={**tags, **owner})).info.run_id
-    copies = [r for r in tracker.runs(experiment_id, f"tags.`{TAG_BANK_ID}` = '{bank_id}'")
-              if r.info.status == "FINISHED" or live_claim(r) or r.info.run_id == run_id]
-    first = min(copies, key=lambda r: (r.info.status != "FINISHED", r.info.start_time, r.info.run_id))
-    if first.info.run_id != run_id:
-        tracker.delete_runs([run_id])
-        return None
-    return run_id
+    deadline = time.time() + HEARTBEAT_TTL
+    while time.time() < deadline:
+        rivals = _copies(tracker, experiment_id, bank_id)
+        if any(r.info.status == "FINISHED" for r in rivals):
+            return None
+        if not rivals:
+            run_id = with_retry(lambda: tracker.client.create_run(experiment_id, tags={**tags, **owner})).info.run_id
+            if not [r for r in _copies(tracker, experiment_id, bank_id) if r.info.run_id != run_id]:
+                return run_id
+            tracker.delete_runs([run_id])
+        time.sleep(random.uniform(0.05, 0.5))  # a rival is copying it, or withdrew as this one did
+    raise BankError(f"could not import banked run {bank_id}: another import held it for {HEARTBEAT_TTL:.0f} s")
+
+
+def _copies(tracker: Tracker, experiment_id: str, bank_id: str) -> list:
+    """The FINISHED or live (being imported) runs of ``bank_id``."""
+    return [r for r in tracker.runs(experiment_id, f"tags.`{TAG_BANK_ID}` = '{bank_id}'")
+            if r.info.status == "FINISHED" or live_claim(r)]
