@@ -15,8 +15,9 @@ from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
 from harness_algos.common import param
+from harness_algos import numpy_update
 from harness_algos.kernels import LeanAdam
-from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
+from harness_algos.onpolicy import KERNEL_DOC, Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Params(RolloutParams):
     vf_coef: float = param(0.5, "value loss coefficient", ge=0)
     max_grad_norm: float | None = param(0.5, "clip the global gradient norm to this (None: off)", gt=0)
     normalize_advantage: bool = param(False, "standardise advantages over each rollout")
+    update_kernel: Literal["torch", "numpy"] = param("torch", KERNEL_DOC)
 
 
 # rl-zoo3 hyperparams/a2c.yml; its `normalize: true` (VecNormalize) = normalize_obs + scale_rewards.
@@ -52,7 +54,12 @@ class A2CAgent(VecAgent):
 
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
-        if params.optimizer == "rmsprop":
+        self.kernel = self.numpy_grads(params.update_kernel)
+        if self.kernel is not None:  # numpy twins of the optimisers below (numpy_update.py)
+            flat = self.kernel.flat
+            self.optimizer = (numpy_update.RMSprop(flat, params.learning_rate, params.rms_alpha, params.eps)
+                              if params.optimizer == "rmsprop" else numpy_update.Adam(flat, params.learning_rate, params.eps))
+        elif params.optimizer == "rmsprop":
             self.optimizer = torch.optim.RMSprop(self.parameters, lr=params.learning_rate, alpha=params.rms_alpha,
                                                  eps=params.eps, foreach=True)
         else:
@@ -77,6 +84,10 @@ class A2CAgent(VecAgent):
         advantages = data.advantages
         if p.normalize_advantage:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if self.kernel is not None:  # the same step, differentiated by hand in numpy (numpy_update.py)
+            batch = numpy_update.Minibatch(*(x.numpy() for x in data._replace(advantages=advantages)))
+            stats = numpy_update.a2c_step(self.kernel, self.optimizer, batch, p.vf_coef, p.ent_coef, p.max_grad_norm)
+            return self.metrics(*stats.tolist(), lr, data)
 
         dist = model.dist(data.obs)
         policy_loss = -(advantages * head.log_prob(dist, data.actions)).mean()
@@ -89,7 +100,10 @@ class A2CAgent(VecAgent):
         self.grad_norm(p.max_grad_norm)
         self.optimizer.step()
 
-        policy_loss, v_loss, entropy = torch.stack([policy_loss, v_loss, entropy]).tolist()
+        return self.metrics(*torch.stack([policy_loss, v_loss, entropy]).tolist(), lr, data)
+
+    @staticmethod
+    def metrics(policy_loss: float, v_loss: float, entropy: float, lr: float, data: Batch) -> dict[str, float]:
         return {
             "loss/policy": policy_loss,
             "loss/value": v_loss,

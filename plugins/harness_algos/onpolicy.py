@@ -29,6 +29,7 @@ from harness_algos.common import (
 )
 from harness_algos.kernels import NumpyActor, clip_grad_norm
 from harness_algos.nets import ActorCritic, CategoricalHead
+from harness_algos.numpy_update import ActorCriticGrads, FlatParams
 
 
 @dataclass
@@ -173,6 +174,13 @@ class Agent:
         if self.obs_rms is not None:
             self.obs_rms.load_state_dict(state["obs_rms"])
 
+    def numpy_grads(self, kernel: str) -> ActorCriticGrads | None:
+        """With ``update_kernel = "numpy"`` on CPU: the model's parameters moved into one flat array
+        and the hand-written backward pass over it (:mod:`harness_algos.numpy_update`); else None."""
+        if kernel != "numpy" or self.device.type != "cpu":
+            return None
+        return ActorCriticGrads(self.model, FlatParams(self.parameters), self.params.activation)
+
     def grad_norm(self, max_norm: float | None) -> float | None:
         """Clip the gradients' global norm when ``max_norm`` is set; return the norm before clipping."""
         if not max_norm:
@@ -253,8 +261,12 @@ def minibatches(data: Batch, size: int, epochs: int) -> Iterator[Batch]:
             yield shuffled.take(slice(start, start + size))
 
 
+KERNEL_DOC = ("how gradient steps are computed: torch autograd, or the same maths in numpy (numpy_update.py; "
+              "CPU only, several times faster on small nets, equal up to float rounding)")
+
+
 def set_learning_rate(optimizer: Any, lr: float) -> None:
-    """Set the learning rate of every parameter group (torch optimisers and LeanAdam)."""
+    """Set the learning rate of every parameter group (torch optimisers, LeanAdam, numpy_update's)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
 

@@ -18,8 +18,10 @@ import torch
 
 from harness.api import RunContext, StepCallback
 from harness_algos.common import param
+from harness_algos import numpy_update
 from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import (
+    KERNEL_DOC,
     Batch,
     RolloutParams,
     VecAgent,
@@ -49,6 +51,7 @@ class Params(RolloutParams):
     kl_reference: Literal["initial", "previous"] = param(
         "initial", "pi_ref of the KL penalty: the initial policy (PPO-max's SFT model) or the previous rollout's policy")
     target_kl: float | None = param(None, "stop the epochs of an update once approx KL exceeds this", gt=0)
+    update_kernel: Literal["torch", "numpy"] = param("torch", KERNEL_DOC)
 
 
 # rl-zoo3 hyperparams/ppo.yml; its `normalize: true` (VecNormalize) = normalize_obs + scale_rewards.
@@ -102,7 +105,11 @@ class PPOAgent(VecAgent):
 
     def __init__(self, params: Params, ctx: RunContext):
         super().__init__(params, ctx)
-        self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate, eps=params.adam_eps)
+        self.kernel = self.numpy_grads(params.update_kernel)
+        if self.kernel is None:
+            self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate, eps=params.adam_eps)
+        else:
+            self.optimizer = numpy_update.Adam(self.kernel.flat, lr=params.learning_rate, eps=params.adam_eps)
         self.reference = copy.deepcopy(self.model).requires_grad_(False) if params.kl_coef else None
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
@@ -144,11 +151,7 @@ class PPOAgent(VecAgent):
             data = data._replace(advantages=data.advantages.clamp(-p.clip_advantage, p.clip_advantage))
         stats = []
         for mb in minibatches(data, p.batch_size, p.n_epochs):
-            loss, mb_stats = self.loss(mb, clip)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.grad_norm(p.max_grad_norm)
-            self.optimizer.step()
+            mb_stats = self.step(mb, clip)
             stats.append(mb_stats)
             if p.target_kl is not None and mb_stats[2].item() > p.target_kl:
                 break  # the policy moved far enough for this rollout
@@ -167,6 +170,20 @@ class PPOAgent(VecAgent):
             "policy/minibatches": float(len(stats)),
             "value/explained_variance": explained_variance(data.values, data.returns),
         }
+
+    def step(self, mb: Batch, clip: float) -> torch.Tensor:
+        """One gradient step on a minibatch; returns its [policy loss, value loss, approx KL, clip fraction]."""
+        p = self.params
+        if self.kernel is not None:  # the same step, differentiated by hand in numpy (numpy_update.py)
+            mb = numpy_update.Minibatch(*(x.numpy() for x in mb))
+            return torch.from_numpy(numpy_update.ppo_step(self.kernel, self.optimizer, mb, clip, p.vf_coef,
+                                                          p.ent_coef, p.clip_value, p.max_grad_norm))
+        loss, stats = self.loss(mb, clip)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.grad_norm(p.max_grad_norm)
+        self.optimizer.step()
+        return stats
 
     def loss(self, mb: Batch, clip: float) -> tuple[torch.Tensor, torch.Tensor]:
         """The minibatch's PPO loss and its detached [policy loss, value loss, approx KL, clip fraction]."""

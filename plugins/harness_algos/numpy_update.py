@@ -1,0 +1,225 @@
+"""Speed kernel: the on-policy update in numpy, with the backward pass written out.
+
+On the tiny nets of classic control and Box2D (two hidden layers of 64), a PPO
+minibatch step through torch costs ~1 ms, nearly all of it per-op dispatch and
+autograd bookkeeping; the same maths in numpy costs a fraction of that.  This
+module holds only that maths; ``ppo.py`` and ``a2c.py`` keep their torch losses
+as the reference, and ``tests/test_numpy_update.py`` checks that losses,
+gradients and updated weights equal torch's.
+
+:class:`FlatParams` makes the model's parameters views of one float32 array, so
+the torch model, the numpy actor and this update share the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from harness_algos.nets import LOG_SQRT_2PI, ActorCritic, CategoricalHead
+
+
+class FlatParams:
+    """A model's parameters as views of one contiguous float32 array, gradients in another."""
+
+    def __init__(self, params: list[torch.nn.Parameter]):
+        self.data = np.empty(sum(p.numel() for p in params), np.float32)
+        self.grad = np.zeros_like(self.data)
+        self._views: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        offset = 0
+        for p in params:
+            n = p.numel()
+            data, grad = self.data[offset:offset + n].reshape(p.shape), self.grad[offset:offset + n].reshape(p.shape)
+            data[...] = p.detach().cpu().numpy()
+            p.data = torch.from_numpy(data)  # the torch parameter now lives in self.data
+            self._views[id(p)] = data, grad
+            offset += n
+
+    def of(self, p: torch.nn.Parameter) -> tuple[np.ndarray, np.ndarray]:
+        """(weights, gradient) arrays of parameter ``p``."""
+        return self._views[id(p)]
+
+    def clip_grad_norm(self, max_norm: float | None) -> None:
+        """Scale the gradient to global L2 norm ``max_norm`` when above it (``clip_grad_norm_``'s rule)."""
+        if max_norm:
+            norm = math.sqrt(float(np.dot(self.grad, self.grad)))
+            if norm > max_norm:
+                self.grad *= max_norm / (norm + 1e-6)
+
+
+class Adam:
+    """torch.optim.Adam's update (no weight decay) on a :class:`FlatParams`."""
+
+    def __init__(self, flat: FlatParams, lr: float, eps: float = 1e-8, betas: tuple[float, float] = (0.9, 0.999)):
+        self.flat, self.eps, self.betas, self.steps = flat, eps, betas, 0
+        self.param_groups = [{"lr": lr}]
+        self.exp_avg, self.exp_avg_sq = np.zeros_like(flat.data), np.zeros_like(flat.data)
+
+    def step(self) -> None:
+        (beta1, beta2), grad = self.betas, self.flat.grad
+        self.steps += 1
+        self.exp_avg += (1 - beta1) * (grad - self.exp_avg)
+        self.exp_avg_sq *= beta2
+        self.exp_avg_sq += (1 - beta2) * grad * grad
+        denom = np.sqrt(self.exp_avg_sq) / math.sqrt(1 - beta2**self.steps) + self.eps
+        self.flat.data -= (self.param_groups[0]["lr"] / (1 - beta1**self.steps)) * self.exp_avg / denom
+
+
+class RMSprop:
+    """torch.optim.RMSprop's update (not centred, no momentum) on a :class:`FlatParams`."""
+
+    def __init__(self, flat: FlatParams, lr: float, alpha: float, eps: float):
+        self.flat, self.alpha, self.eps = flat, alpha, eps
+        self.param_groups = [{"lr": lr}]
+        self.square_avg = np.zeros_like(flat.data)
+
+    def step(self) -> None:
+        grad = self.flat.grad
+        self.square_avg *= self.alpha
+        self.square_avg += (1 - self.alpha) * grad * grad
+        self.flat.data -= self.param_groups[0]["lr"] * grad / (np.sqrt(self.square_avg) + self.eps)
+
+
+class Forward(NamedTuple):
+    """What the backward pass needs from the forward pass of one minibatch."""
+
+    policy_acts: list[np.ndarray]
+    critic_acts: list[np.ndarray]
+    out: np.ndarray
+    """policy net output: logits, or Gaussian means"""
+    logp: np.ndarray
+    entropy: np.ndarray
+    values: np.ndarray
+    extra: np.ndarray
+    """categorical: log-probabilities of every action; Gaussian: standardised actions z"""
+
+
+class ActorCriticGrads:
+    """Forward and hand-written backward pass of an :class:`ActorCritic` (CPU, tanh or relu).
+
+    ``forward`` gives per-row log-probabilities of the taken actions, entropies and values;
+    ``backward`` takes the loss's derivatives with respect to those and writes the
+    parameters' gradients into the :class:`FlatParams`.
+    """
+
+    def __init__(self, model: ActorCritic, flat: FlatParams, activation: str):
+        self.flat, self.tanh = flat, activation == "tanh"
+        self.policy = [(flat.of(layer.weight), flat.of(layer.bias)) for layer in model.policy.layers]
+        self.critic = [(flat.of(layer.weight), flat.of(layer.bias)) for layer in model.critic.layers]
+        self.discrete = isinstance(model.head, CategoricalHead)
+        self.log_std = None if self.discrete else flat.of(model.head.log_std)
+
+    def _mlp(self, x: np.ndarray, layers: list) -> tuple[np.ndarray, list[np.ndarray]]:
+        acts = [x]
+        for (weight, _), (bias, _) in layers[:-1]:
+            x = x @ weight.T + bias
+            x = np.tanh(x) if self.tanh else np.maximum(x, 0.0)
+            acts.append(x)
+        (weight, _), (bias, _) = layers[-1]
+        return x @ weight.T + bias, acts
+
+    def _mlp_backward(self, grad_out: np.ndarray, acts: list[np.ndarray], layers: list) -> None:
+        for i in range(len(layers) - 1, -1, -1):
+            (weight, weight_grad), (_, bias_grad) = layers[i]
+            np.matmul(grad_out.T, acts[i], out=weight_grad)
+            np.add.reduce(grad_out, 0, out=bias_grad)
+            if i:
+                grad_out = grad_out @ weight
+                grad_out *= (1.0 - acts[i] * acts[i]) if self.tanh else (acts[i] > 0)
+
+    def forward(self, obs: np.ndarray, actions: np.ndarray) -> Forward:
+        out, policy_acts = self._mlp(obs, self.policy)
+        values, critic_acts = self._mlp(obs, self.critic)
+        if self.discrete:
+            shifted = out - out.max(1, keepdims=True)
+            exp = np.exp(shifted)
+            total = exp.sum(1, keepdims=True)
+            extra = shifted - np.log(total)  # log-probabilities
+            logp = extra[np.arange(len(out)), actions]
+            entropy = -(exp / total * extra).sum(1)
+        else:
+            log_std = self.log_std[0]
+            extra = (actions - out) / np.exp(log_std)
+            logp = (-0.5 * extra * extra - log_std - LOG_SQRT_2PI).sum(1)
+            entropy = np.full(len(out), (log_std + 0.5 + LOG_SQRT_2PI).sum(), np.float32)
+        return Forward(policy_acts, critic_acts, out, logp, entropy, values[:, 0], extra)
+
+    def backward(self, f: Forward, actions: np.ndarray, d_logp: np.ndarray, d_entropy: float,
+                 d_values: np.ndarray) -> None:
+        """Gradients of a loss with per-row derivatives ``d_logp``, ``d_values`` and ``d_entropy`` on every row."""
+        if self.discrete:
+            log_probs = f.extra
+            probs = np.exp(log_probs)
+            # d logp / d logits = onehot - p;  d H / d logits = -p (log p + H)
+            d_out = -probs * d_logp[:, None]
+            d_out[np.arange(len(d_out)), actions] += d_logp
+            if d_entropy:
+                d_out -= d_entropy * probs * (log_probs + f.entropy[:, None])
+        else:
+            _, log_std_grad = self.log_std
+            std = np.exp(self.log_std[0])
+            d_out = (d_logp[:, None] * f.extra) / std  # d logp / d mean = z / std
+            log_std_grad[...] = (d_logp[:, None] * (f.extra * f.extra - 1.0)).sum(0) + d_entropy * len(d_logp)
+        self._mlp_backward(d_out.astype(np.float32, copy=False), f.policy_acts, self.policy)
+        self._mlp_backward(d_values[:, None].astype(np.float32, copy=False), f.critic_acts, self.critic)
+
+
+# --- the algorithms' losses, differentiated by hand ----------------------------------------------
+class Minibatch(NamedTuple):
+    """numpy views of one minibatch (``onpolicy.Batch`` fields)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    logp: np.ndarray
+    values: np.ndarray
+    advantages: np.ndarray
+    returns: np.ndarray
+
+
+def ppo_step(grads: ActorCriticGrads, optimizer: Adam, mb: Minibatch, clip: float, vf_coef: float,
+             ent_coef: float, clip_value: float | None, max_grad_norm: float | None) -> np.ndarray:
+    """One PPO gradient step (``PPOAgent.loss``, backward, clipping, Adam); returns
+    [policy loss, value loss, approx KL, clip fraction] as ``PPOAgent.loss`` does."""
+    f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
+    log_ratio = f.logp - mb.logp
+    ratio = np.exp(log_ratio)
+    unclipped, clipped = ratio * mb.advantages, np.clip(ratio, 1 - clip, 1 + clip) * mb.advantages
+    policy_loss = -np.minimum(unclipped, clipped).mean()
+    # torch.min sends the gradient to the smaller side (half to each on a tie, which happens exactly
+    # when the ratio is inside the clip range, where clamp passes it on): so the unclipped side's.
+    d_logp = (unclipped <= clipped) * mb.advantages * ratio / -rows
+
+    error = f.values - mb.returns
+    if clip_value is None:
+        v_loss, d_values = (error * error).mean(), error
+    else:
+        moved = f.values - mb.values
+        clipped_error = mb.values + np.clip(moved, -clip_value, clip_value) - mb.returns
+        a, b = error * error, clipped_error * clipped_error
+        v_loss = np.maximum(a, b).mean()
+        through_clip = clipped_error * (np.abs(moved) <= clip_value)
+        d_values = np.where(a > b, error, np.where(a < b, through_clip, 0.5 * (error + through_clip)))
+    d_values = d_values * (2.0 * vf_coef / rows)
+
+    grads.backward(f, mb.actions, d_logp, -ent_coef / rows, d_values)
+    grads.flat.clip_grad_norm(max_grad_norm)
+    optimizer.step()
+    approx_kl = ((ratio - 1) - log_ratio).mean()
+    clip_fraction = (np.abs(ratio - 1) > clip).mean()
+    return np.array([policy_loss, v_loss, approx_kl, clip_fraction], np.float32)
+
+
+def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, mb: Minibatch, vf_coef: float, ent_coef: float,
+             max_grad_norm: float | None) -> np.ndarray:
+    """One A2C gradient step on the whole rollout (``A2CAgent.update``'s loss); returns
+    [policy loss, value loss, entropy]; ``mb.advantages`` already normalised if asked."""
+    f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
+    policy_loss = -(mb.advantages * f.logp).mean()
+    error = f.values - mb.returns
+    grads.backward(f, mb.actions, -mb.advantages / rows, -ent_coef / rows, error * (2.0 * vf_coef / rows))
+    grads.flat.clip_grad_norm(max_grad_norm)
+    optimizer.step()
+    return np.array([policy_loss, (error * error).mean(), f.entropy.mean()], np.float32)
