@@ -1,10 +1,12 @@
-"""Native PPO vs SB3 PPO on CartPole-v1: env steps per second and final return, side by side.
+"""Native PPO vs SB3 PPO: env steps per second and final return, side by side.
 
     python bench/bench_ppo_speed.py --steps 100000 --seeds 0,1,2
+    python bench/bench_ppo_speed.py --env LunarLander-v3 --steps 1000000 --preset zoo \
+        --params '{"update_kernel": "numpy"}' --vector envpool --breakdown
 
-SB3 runs the rl-zoo3 CartPole-v1 preset as a plain SB3 script (DummyVecEnv of
-8 envs, Monitor); native PPO runs through ``make_agent`` on harness training
-envs (``ctx.make_vec_env``), as a harness worker would.  Both use one torch
+SB3 runs its rl-zoo3 preset for the environment through the ``sb3.ppo`` plugin
+(as suites and the bank run it); native PPO runs through ``make_agent`` on harness
+training envs (``ctx.make_vec_env``), as a harness worker would.  Both use one torch
 thread and one BLAS thread.  Only ``learn`` is timed, by the wall clock and by this process's CPU
 time (steady when other processes share the cores); each agent is then
 evaluated deterministically on the harness's evaluation seeds of that run seed.
@@ -20,15 +22,15 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from harness.envs import eval_env_seeds
+from harness.envs import eval_env_seeds, make_base_env, resolve_env
+from harness.evaluation import evaluate
 from harness.params import build_params, preset_overrides
+from harness.registry import Registry, make_plugin_manager
 from harness.seeding import seed_everything
 from harness.testing import make_context
 from harness.worker import single_threaded
 
-ENV = "CartPole-v1"
-# rl-zoo3 hyperparams/ppo.yml, CartPole-v1 (lin_x: x * progress_remaining)
-ZOO = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0)
+REGISTRY = Registry(make_plugin_manager(load_entrypoints=False))
 
 
 class Result(NamedTuple):
@@ -50,32 +52,21 @@ class Clock:
         return Result(steps / wall, steps / cpu, final_return)
 
 
-def evaluate(act, seed: int, episodes: int) -> float:
-    """Mean undiscounted return of ``act(obs)`` over the run's evaluation seeds."""
-    env, returns = gym.make(ENV), []
-    for episode_seed in eval_env_seeds(seed, episodes):
-        obs, _ = env.reset(seed=episode_seed)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(act(obs))
-            total, done = total + float(reward), terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
+def score(agent, env_id: str, seed: int, episodes: int) -> float:
+    """Mean deterministic return over the run's evaluation seeds, on the plain gymnasium env."""
+    env = make_base_env(resolve_env(REGISTRY, env_id), {})
+    return float(evaluate(agent, env, eval_env_seeds(seed, episodes)).mean)
 
 
-def run_sb3(seed: int, steps: int, episodes: int) -> Result:
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
+def run_sb3(env_id: str, seed: int, steps: int, episodes: int) -> Result:
+    from harness_sb3 import ppo
 
+    params = build_params(ppo.Params, preset_overrides(ppo.presets, "zoo", env_id))
     seed_everything(seed)
-    env = make_vec_env(ENV, n_envs=8, seed=seed)
-    model = PPO("MlpPolicy", env, learning_rate=lambda f: f * 1e-3, clip_range=lambda f: f * 0.2,
-                seed=seed, device="cpu", **ZOO)
+    agent = ppo.make_agent(params, make_context(env_id, seed, registry=REGISTRY)[0])
     clock = Clock()
-    model.learn(steps)
-    timing = clock.result(model.num_timesteps, 0.0)
-    return timing._replace(final_return=evaluate(lambda obs: int(model.predict(obs, deterministic=True)[0]),
-                                                 seed, episodes))
+    agent.learn(steps, lambda step, metrics: True)
+    return clock.result(steps, 0.0)._replace(final_return=score(agent, env_id, seed, episodes))
 
 
 class LeanVecEnv:
@@ -121,13 +112,13 @@ def timed(obj: object, name: str, totals: dict[str, float]) -> None:
     setattr(obj, name, wrapper)
 
 
-def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dict,
+def run_native(env_id: str, seed: int, steps: int, episodes: int, preset: str, overrides: dict,
                breakdown: bool, lean_vec_env: bool, vector: str = "sync") -> Result:
     from harness_algos import ppo
 
-    params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, ENV), **overrides})
+    params = build_params(ppo.Params, {**preset_overrides(ppo.presets, preset, env_id), **overrides})
     seed_everything(seed)
-    ctx, _ = make_context(ENV, seed, vector=vector)
+    ctx, _ = make_context(env_id, seed, registry=REGISTRY, vector=vector)
     if lean_vec_env:
         ctx.make_vec_env = lambda n: LeanVecEnv([ctx.make_env(i) for i in range(n)])
     agent = ppo.make_agent(params, ctx)
@@ -144,7 +135,7 @@ def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dic
     if breakdown:
         print(f"  native learn() on {vector}, seed {seed}, CPU time by phase:")
         parts = {
-            "env steps (vector env + episode records + CartPole)": totals["step"],
+            f"env steps (vector env + episode records + {env_id})": totals["step"],
             "rollout policy + bookkeeping": totals["collect"] - totals["step"],
             "advantages (GAE)": totals["batch"],
             "update (forward, backward, Adam)": totals["update"],
@@ -153,11 +144,12 @@ def run_native(seed: int, steps: int, episodes: int, preset: str, overrides: dic
         for label, seconds in parts.items():
             print(f"    {label:58s} {seconds:6.2f} s {100 * seconds / elapsed:5.1f}%  "
                   f"{1e6 * seconds / agent.env_steps:5.1f} us/step")
-    return timing._replace(final_return=evaluate(lambda obs: agent.act(obs, True), seed, episodes))
+    return timing._replace(final_return=score(agent, env_id, seed, episodes))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="CartPole-v1")
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes per seed")
@@ -176,12 +168,12 @@ def main() -> None:
     sb3_runs: list[Result] = []
     native_runs: dict[str, list[Result]] = {vector: [] for vector in args.vector.split(",")}
     for seed in (int(s) for s in args.seeds.split(",")):
-        sb3 = missing if args.skip_sb3 else run_sb3(seed, args.steps, args.episodes)
+        sb3 = missing if args.skip_sb3 else run_sb3(args.env, seed, args.steps, args.episodes)
         sb3_runs.append(sb3)
         print(f"seed {seed}: SB3 {sb3.sps:7.0f} steps/s ({sb3.cpu_sps:7.0f} per CPU s) return {sb3.final_return:6.1f}")
         for vector, runs in native_runs.items():
             native = missing if args.skip_native else run_native(
-                seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown,
+                args.env, seed, args.steps, args.episodes, args.preset, json.loads(args.params), args.breakdown,
                 args.lean_vec_env, vector)
             runs.append(native)
             print(f"  native on {vector}: {native.sps:7.0f} steps/s ({native.cpu_sps:7.0f} per CPU s) return "
@@ -191,12 +183,13 @@ def main() -> None:
 
 def report(args: argparse.Namespace, sb3: np.ndarray, natives: dict[str, np.ndarray]) -> None:
     """Markdown table of the means over seeds (rows of ``sb3`` and of each backend's array: Result fields)."""
-    print(f"\n{ENV}, {args.steps} env steps, seeds {args.seeds}, {args.episodes} deterministic eval episodes "
+    print(f"\n{args.env}, {args.steps} env steps, seeds {args.seeds}, {args.episodes} deterministic eval episodes "
           f"per seed, native preset {args.preset!r}\n")
     print("| agent | env steps/s (wall) | env steps per CPU second | final return: mean (per seed) |")
     print("|---|---:|---:|---|")
     rows = [("SB3 PPO, rl-zoo3 preset", sb3)]
-    rows += [(f"native PPO, `{args.preset}` preset, vector `{vector}`", runs) for vector, runs in natives.items()]
+    overrides = f" + {args.params}" if json.loads(args.params) else ""
+    rows += [(f"native PPO, `{args.preset}` preset{overrides}, vector `{vector}`", runs) for vector, runs in natives.items()]
     for name, runs in rows:
         per_seed = ", ".join(f"{r:.0f}" for r in runs[:, 2])
         print(f"| {name} | {runs[:, 0].mean():,.0f} | {runs[:, 1].mean():,.0f} | {runs[:, 2].mean():.1f} ({per_seed}) |")
