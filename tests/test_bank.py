@@ -18,7 +18,7 @@ from harness.cli import main
 from harness.fingerprint import TAG_ID, TAG_JSON, differences, fingerprint, fingerprint_id
 from harness.report import build_report
 from harness.report.data import load_runs
-from harness.report.provenance import software_rows, software_warnings
+from harness.report.provenance import provenance_blocks, software_rows, software_warnings
 from harness.runner import run_suite
 from harness.tracking import Tracker
 from tests.conftest import ROOT, harness_env, toy_suite, write_suite
@@ -115,6 +115,7 @@ def test_other_software_is_not_reused_unless_asked(first, tmp_path):
         values["torch"] = "0.0.fake"
         client.set_tag(run.info.run_id, TAG_JSON, json.dumps(values))
         client.set_tag(run.info.run_id, TAG_ID, fingerprint_id(values))
+        client.set_tag(run.info.run_id, "harness.git_commit", "0" * 40)  # built from another commit
     pooled = toy_suite(tmp_path, name="pooled", seeds=3, budget=1000)
     outcome = run_suite(pooled, tracking_uri=uri, workers=1, show_progress=False, reuse="any")
     assert outcome.reused == {"bank": 2} and len(outcome.finished) == 1
@@ -123,6 +124,8 @@ def test_other_software_is_not_reused_unless_asked(first, tmp_path):
     assert "0.0.fake (2 runs)" in rows["runs differ in torch"]
     warnings = " ".join(block.text for block in software_warnings(runs))
     assert "differ in: torch" in warnings and "other software than the runs trained here" in warnings
+    texts = " ".join(b.text for b in provenance_blocks("pooled", uri, runs) if getattr(b, "kind", "") == "warning")
+    assert "different git commits (runs from a bank or another experiment keep the commit" in texts
 
     outcome = run_suite(toy_suite(tmp_path, name="third", seeds=2, budget=1000), tracking_uri=uri, workers=2,
                         show_progress=False)

@@ -64,7 +64,11 @@ def provenance_blocks(experiment: str, tracking_uri: str, runs: pd.DataFrame, su
     for column, label in (("suite_hash", "suite file hashes"), ("version", "harness versions"),
                           ("plugin_versions", "plugin versions"), ("git_commit", "git commits")):
         if len(runs) and runs[column].nunique() > 1:
-            blocks.append(Text(f"Runs were produced with different {label}; compare with care.", "warning"))
+            why = ""
+            if column == "git_commit" and runs["source"].astype(bool).any():
+                why = (" (runs from a bank or another experiment keep the commit that trained them; "
+                       "the software rows above say whether what they ran on differs)")
+            blocks.append(Text(f"Runs were produced with different {label}{why}; compare with care.", "warning"))
     if suite is not None and len(runs):
         other = sorted(set(runs["suite_hash"]) - {suite.file_hash, ""})
         if other:
