@@ -88,8 +88,6 @@ class Forward(NamedTuple):
 
     policy_acts: list[np.ndarray]
     critic_acts: list[np.ndarray]
-    out: np.ndarray
-    """policy net output: logits, or Gaussian means"""
     logp: np.ndarray
     entropy: np.ndarray
     values: np.ndarray
@@ -145,7 +143,7 @@ class ActorCriticGrads:
             extra = (actions - out) / np.exp(log_std)
             logp = (-0.5 * extra * extra - log_std - LOG_SQRT_2PI).sum(1)
             entropy = np.full(len(out), (log_std + 0.5 + LOG_SQRT_2PI).sum(), np.float32)
-        return Forward(policy_acts, critic_acts, out, logp, entropy, values[:, 0], extra)
+        return Forward(policy_acts, critic_acts, logp, entropy, values[:, 0], extra)
 
     def backward(self, f: Forward, actions: np.ndarray, d_logp: np.ndarray, d_entropy: float,
                  d_values: np.ndarray) -> None:
