@@ -12,9 +12,9 @@ import torch
 from gymnasium import spaces
 from harness_algos import ddpg, dqn, td3
 from harness_algos.offpolicy_nets import Critics, NumpyMLP, mlp, polyak_update
+from harness_algos.common import MetricMeans
 from harness_algos.replay import (
     EnvBatch,
-    MetricMeans,
     ReplayBuffer,
     UpdateClock,
     linear_schedule,

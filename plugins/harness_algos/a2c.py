@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import param
+from harness_algos.common import LOG_EVERY, MetricMeans, param
 from harness_algos import numpy_update
 from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import KERNEL_DOC, Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
@@ -66,16 +66,22 @@ class A2CAgent(VecAgent):
             self.optimizer = LeanAdam(self.parameters, lr=params.learning_rate, eps=params.eps)
 
     def learn(self, total_steps: int, callback: StepCallback) -> None:
+        means, next_log = MetricMeans(), self.env_steps + LOG_EVERY
         for progress in self.budget(total_steps):
             # 1. rollout: n_steps vectorised steps with the current policy
             self.collect()
             # 2. advantage estimation: n-step returns / GAE, truncated episodes bootstrapped
             data = self.batch()
             # 3. update: one gradient step on policy gradient + value + entropy losses
-            metrics = self.update(data, 1.0 - progress)
-            # 4. logging
+            means.add(self.update(data, 1.0 - progress))
+            # 4. logging: the means over the updates since the last report, every LOG_EVERY env steps
+            metrics = {}
+            if self.env_steps >= next_log:
+                metrics, next_log = means.pop(), self.env_steps + LOG_EVERY
             if not callback(self.env_steps, metrics):
                 return
+        if rest := means.pop():
+            callback(self.env_steps, rest)
 
     def update(self, data: Batch, remaining: float) -> dict[str, float]:
         p, model, head = self.params, self.model, self.model.head

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,32 @@ class RewardScaler:
         self.rms.update(self.returns)
         self.returns[ended] = 0.0
         return rewards / np.sqrt(self.rms.var + 1e-8)
+
+
+# --- training metrics ----------------------------------------------------------
+#: Env steps between two reports of training metrics (means over the updates in between):
+#: an agent that updates every few steps would otherwise log tens of thousands of rows per run.
+LOG_EVERY = 1000
+
+
+class MetricMeans:
+    """Averages training scalars (floats, or tensors without a device sync per update) between two reports."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            value = value.detach() if isinstance(value, torch.Tensor) else value
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        """The means since the last call; empty when nothing was added."""
+        means = {key: float(value) / self.counts[key] for key, value in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
 
 
 # --- checkpoints --------------------------------------------------------------

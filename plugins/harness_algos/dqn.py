@@ -16,11 +16,9 @@ import torch.nn.functional as F
 
 from harness.api import RunContext, StepCallback
 from harness_algos.offpolicy_nets import NumpyMLP, adam, mlp, polyak_update
-from harness_algos.common import param
+from harness_algos.common import LOG_EVERY, MetricMeans, param
 from harness_algos.replay import (
-    LOG_EVERY,
     EnvBatch,
-    MetricMeans,
     OffPolicyParams,
     ReplayBuffer,
     UpdateClock,

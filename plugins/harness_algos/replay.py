@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -12,7 +11,6 @@ import torch
 from harness_algos.common import param
 
 #: Training scalars go to the harness callback every this many env steps.
-LOG_EVERY = 1000
 
 
 @dataclass
@@ -145,23 +143,3 @@ class UpdateClock:
         self.pending += new_steps
         rounds, self.pending = divmod(self.pending, self.train_freq)
         return rounds * self.gradient_steps
-
-
-class MetricMeans:
-    """Averages training scalars between two reports, without a device sync per update."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, values: Mapping[str, torch.Tensor]) -> None:
-        for key, value in values.items():
-            value = value.detach()
-            self.sums[key] = self.sums[key] + value if key in self.sums else value
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def pop(self) -> dict[str, float]:
-        """The means since the last call; empty when nothing was added."""
-        means = {key: float(value) / self.counts[key] for key, value in self.sums.items()}
-        self.sums, self.counts = {}, {}
-        return means

@@ -17,11 +17,9 @@ import torch
 
 from harness.api import RunContext, StepCallback
 from harness_algos.offpolicy_nets import Actor, Critics, NumpyMLP, adam, polyak_update
-from harness_algos.common import param
+from harness_algos.common import LOG_EVERY, MetricMeans, param
 from harness_algos.replay import (
-    LOG_EVERY,
     EnvBatch,
-    MetricMeans,
     OffPolicyParams,
     ReplayBuffer,
     UpdateClock,
