@@ -14,8 +14,8 @@ import torch
 from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import LOG_EVERY, MetricMeans, param
 from harness_algos import numpy_update
+from harness_algos.common import LOG_EVERY, MetricMeans, param
 from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import KERNEL_DOC, Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
 
@@ -57,8 +57,10 @@ class A2CAgent(VecAgent):
         self.kernel = self.numpy_grads(params.update_kernel)
         if self.kernel is not None:  # numpy twins of the optimisers below (numpy_update.py)
             flat = self.kernel.flat
-            self.optimizer = (numpy_update.RMSprop(flat, params.learning_rate, params.rms_alpha, params.eps)
-                              if params.optimizer == "rmsprop" else numpy_update.Adam(flat, params.learning_rate, params.eps))
+            if params.optimizer == "rmsprop":
+                self.optimizer = numpy_update.RMSprop(flat, params.learning_rate, params.rms_alpha, params.eps)
+            else:
+                self.optimizer = numpy_update.Adam(flat, params.learning_rate, params.eps)
         elif params.optimizer == "rmsprop":
             self.optimizer = torch.optim.RMSprop(self.parameters, lr=params.learning_rate, alpha=params.rms_alpha,
                                                  eps=params.eps, foreach=True)

@@ -17,8 +17,8 @@ from typing import Literal
 import torch
 
 from harness.api import RunContext, StepCallback
-from harness_algos.common import param
 from harness_algos import numpy_update
+from harness_algos.common import param
 from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import (
     KERNEL_DOC,
