@@ -1,9 +1,9 @@
-"""What the native agents share besides nets and kernels: parameter docs, spaces, normalisers, checkpoints."""
+"""What the native agents share besides nets and kernels: parameter docs, spaces, normalisers, metric means, checkpoints."""
 
 from __future__ import annotations
 
-from dataclasses import field
 from collections.abc import Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 

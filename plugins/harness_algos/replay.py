@@ -10,8 +10,6 @@ import torch
 
 from harness_algos.common import param
 
-#: Training scalars go to the harness callback every this many env steps.
-
 
 @dataclass
 class OffPolicyParams:
