@@ -266,10 +266,12 @@ def test_a_suite_names_its_bank_files_and_reuse_mode(first, tmp_path, capsys):
     assert not Tracker(uri).client.search_experiments(filter_string="name = 'missing'")
 
 
-SHIPPED = {"sb3-cartpole.jsonl.gz": 40, "sb3-acrobot.jsonl.gz": 40, "sb3-lunarlander.jsonl.gz": 10}
+SHIPPED = {"sb3-cartpole.jsonl.gz": 40, "sb3-acrobot.jsonl.gz": 40, "sb3-lunarlander.jsonl.gz": 10,
+           "sb3-pendulum.jsonl.gz": 30}
 
 
-@pytest.mark.parametrize("suite", ["bank-cartpole", "bank-acrobot", "bank-lunarlander", "cartpole-zoo", "control"])
+@pytest.mark.parametrize("suite", ["bank-cartpole", "bank-acrobot", "bank-lunarlander", "bank-pendulum", "cartpole-zoo",
+                                   "control", "continuous"])
 def test_the_shipped_banks_still_match_their_suites(suite):
     """A change to what enters a run_key would silently orphan the shipped banks: every SB3 run the
     bank suites, cartpole-zoo.toml and control.toml ask for must have its key in banks/."""
