@@ -98,17 +98,17 @@ def _claim_copy(tracker: Tracker, experiment_id: str, bank_id: str, tags: dict[s
     neither finishes nor withdraws within the claim lifetime counts as gone, as in harness.claims.
     """
     owner = {OWNER_HOST: HOST, OWNER_PID: str(os.getpid()), HEARTBEAT: f"{time.time():.3f}"}
-    deadline = time.time() + HEARTBEAT_TTL
+    deadline, rivals = time.time() + HEARTBEAT_TTL, []  # the import's own scan found no copy
     while time.time() < deadline:
-        rivals = _copies(tracker, experiment_id, bank_id)
         if any(r.info.status == "FINISHED" for r in rivals):
             return None
         if not rivals:
             run_id = with_retry(lambda: tracker.client.create_run(experiment_id, tags={**tags, **owner})).info.run_id
-            if not [r for r in _copies(tracker, experiment_id, bank_id) if r.info.run_id != run_id]:
+            if not any(r.info.run_id != run_id for r in _copies(tracker, experiment_id, bank_id)):
                 return run_id
             tracker.delete_runs([run_id])
         time.sleep(random.uniform(0.05, 0.5))  # a rival is copying it, or withdrew as this one did
+        rivals = _copies(tracker, experiment_id, bank_id)
     raise BankError(f"could not import banked run {bank_id}: another import held it for {HEARTBEAT_TTL:.0f} s")
 
 

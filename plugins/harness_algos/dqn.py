@@ -61,8 +61,9 @@ _ZOO = {
                    "exploration_fraction": 0.12, "exploration_final_eps": 0.1, "hidden_sizes": (256, 256)},
 }
 #: The zoo's settings with a smaller Q-network and fewer gradient steps, at a fraction of the compute: SB3-zoo
-#: final returns on CartPole, maybe a few units below on Acrobot (bench/bench_offpolicy.py, bench/README.md). At the zoo's own settings an update is as many
-#: 256x256 matrix products as SB3's, so no implementation can be much faster there; this preset is.
+#: final returns on CartPole, maybe a few units below on Acrobot (bench/bench_offpolicy.py, bench/README.md).
+#: At the zoo's own settings an update is as many 256x256 matrix products as SB3's, so no implementation can be
+#: much faster there; this preset is.
 _FAST = {
     "CartPole-v1": {**_ZOO["CartPole-v1"], "hidden_sizes": (64, 64), "gradient_steps": 32, "batch_size": 256},
     "Acrobot-v1": {**_ZOO["Acrobot-v1"], "hidden_sizes": (128, 128), "gradient_steps": 1},

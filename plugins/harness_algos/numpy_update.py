@@ -14,12 +14,15 @@ the torch model, the numpy actor and this update share the same weights.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 
 from harness_algos.nets import LOG_SQRT_2PI, ActorCritic, CategoricalHead
+
+if TYPE_CHECKING:
+    from harness_algos.onpolicy import Batch
 
 
 class FlatParams:
@@ -166,21 +169,11 @@ class ActorCriticGrads:
 
 
 # --- the algorithms' losses, differentiated by hand ----------------------------------------------
-class Minibatch(NamedTuple):
-    """numpy views of one minibatch (``onpolicy.Batch`` fields)."""
-
-    obs: np.ndarray
-    actions: np.ndarray
-    logp: np.ndarray
-    values: np.ndarray
-    advantages: np.ndarray
-    returns: np.ndarray
-
-
-def ppo_step(grads: ActorCriticGrads, optimizer: Adam, mb: Minibatch, clip: float, vf_coef: float,
+def ppo_step(grads: ActorCriticGrads, optimizer: Adam, batch: Batch, clip: float, vf_coef: float,
              ent_coef: float, clip_value: float | None, max_grad_norm: float | None) -> np.ndarray:
-    """One PPO gradient step (``PPOAgent.loss``, backward, clipping, Adam); returns
-    [policy loss, value loss, approx KL, clip fraction] as ``PPOAgent.loss`` does."""
+    """One PPO gradient step on a minibatch of CPU tensors (``PPOAgent.loss``, backward, clipping,
+    Adam); returns [policy loss, value loss, approx KL, clip fraction] as ``PPOAgent.loss`` does."""
+    mb = type(batch)(*(x.numpy() for x in batch))  # the same fields as numpy views
     f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
     log_ratio = f.logp - mb.logp
     ratio = np.exp(log_ratio)
@@ -210,10 +203,11 @@ def ppo_step(grads: ActorCriticGrads, optimizer: Adam, mb: Minibatch, clip: floa
     return np.array([policy_loss, v_loss, approx_kl, clip_fraction], np.float32)
 
 
-def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, mb: Minibatch, vf_coef: float, ent_coef: float,
+def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, batch: Batch, vf_coef: float, ent_coef: float,
              max_grad_norm: float | None) -> np.ndarray:
-    """One A2C gradient step on the whole rollout (``A2CAgent.update``'s loss); returns
-    [policy loss, value loss, entropy]; ``mb.advantages`` already normalised if asked."""
+    """One A2C gradient step on the whole rollout of CPU tensors (``A2CAgent.update``'s loss); returns
+    [policy loss, value loss, entropy]; ``batch.advantages`` already normalised if asked."""
+    mb = type(batch)(*(x.numpy() for x in batch))  # the same fields as numpy views
     f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
     policy_loss = -(mb.advantages * f.logp).mean()
     error = f.values - mb.returns

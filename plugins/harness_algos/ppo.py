@@ -175,7 +175,6 @@ class PPOAgent(VecAgent):
         """One gradient step on a minibatch; returns its [policy loss, value loss, approx KL, clip fraction]."""
         p = self.params
         if self.kernel is not None:  # the same step, differentiated by hand in numpy (numpy_update.py)
-            mb = numpy_update.Minibatch(*(x.numpy() for x in mb))
             return torch.from_numpy(numpy_update.ppo_step(self.kernel, self.optimizer, mb, clip, p.vf_coef,
                                                           p.ent_coef, p.clip_value, p.max_grad_norm))
         loss, stats = self.loss(mb, clip)
