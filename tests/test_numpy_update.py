@@ -12,6 +12,7 @@ from harness.params import build_params, preset_overrides
 from harness.seeding import seed_everything
 from harness.testing import make_context
 from harness_algos.numpy_update import FlatParams
+from harness_algos.offpolicy_nets import polyak_update
 
 CASES = [
     ("ppo", "Acrobot-v1", {}),  # the zoo preset: categorical, 64-row minibatches, normalised obs and rewards
@@ -79,3 +80,49 @@ def test_flat_params_clip_the_global_norm_like_torch():
     flat.clip_grad_norm(1.5)
     np.testing.assert_allclose(flat.grad, np.concatenate([p.grad.numpy().ravel() for p in layer.parameters()]),
                                rtol=1e-6)
+
+
+DQN_CASES = [
+    ("Acrobot-v1", "fast", {}),  # 128x128, batch 128: the preset control.toml runs
+    ("CartPole-v1", "zoo", {"double_q": False, "batch_size": 32, "max_grad_norm": 0.5}),  # plain DQN, clipping on
+]
+
+
+def make_dqn(env: str, preset: str, kernel: str, overrides: dict):
+    module = importlib.import_module("harness_algos.dqn")
+    values = {**preset_overrides(module.presets, preset, env), "learning_starts": 10_000, **overrides}
+    seed_everything(0)
+    return module.make_agent(build_params(module.Params, {**values, "update_kernel": kernel}),
+                             make_context(env, 0)[0])
+
+
+@pytest.mark.parametrize("env,preset,overrides", DQN_CASES, ids=[c[0] for c in DQN_CASES])
+def test_numpy_dqn_step_gives_torchs_losses_and_weights(env, preset, overrides):
+    reference, fast = make_dqn(env, preset, "torch", overrides), make_dqn(env, preset, "numpy", overrides)
+    assert fast.kernel is not None and reference.kernel is None
+    for agent in (reference, fast):  # the same random transitions (no update before learning_starts)
+        agent.learn(3000, lambda step, metrics: True)
+    np.testing.assert_array_equal(fast.buffer.obs, reference.buffer.obs)
+    for update in range(300):
+        if update == 150:  # the target net moves too, and the numpy kernel reads it through its views
+            for agent in (reference, fast):
+                polyak_update(agent.q_target, agent.q, 1.0)
+        expected, got = reference._update(), fast._update()
+        for key in expected:
+            assert float(got[key]) == pytest.approx(expected[key].item(), rel=1e-4, abs=1e-5), (update, key)
+    for ours, theirs in zip(fast.q.parameters(), reference.q.parameters()):
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-4, atol=1e-5)
+    obs = fast.buffer.obs[:64]
+    np.testing.assert_array_equal(fast.act_batch(obs), reference.act_batch(obs))  # acting sees the new weights
+
+
+def test_numpy_dqn_checkpoints_load_into_either_kernel(tmp_path):
+    fast = make_dqn("Acrobot-v1", "fast", "numpy", {"learning_starts": 0})
+    fast.learn(500, lambda step, metrics: True)
+    fast.save(tmp_path)
+    for kernel in ("torch", "numpy"):
+        other = make_dqn("Acrobot-v1", "fast", kernel, {})
+        other.load(tmp_path)
+        for ours, theirs in zip(other.q.parameters(), fast.q.parameters()):
+            np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+        np.testing.assert_array_equal(other.act_batch(fast.buffer.obs[:32]), fast.act_batch(fast.buffer.obs[:32]))

@@ -15,9 +15,9 @@ from torch.nn import functional as F
 
 from harness.api import RunContext, StepCallback
 from harness_algos import numpy_update
-from harness_algos.common import LOG_EVERY, MetricMeans, param
+from harness_algos.common import KERNEL_DOC, LOG_EVERY, MetricMeans, param
 from harness_algos.kernels import LeanAdam
-from harness_algos.onpolicy import KERNEL_DOC, Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
+from harness_algos.onpolicy import Batch, RolloutParams, VecAgent, explained_variance, set_learning_rate
 
 
 @dataclass

@@ -19,6 +19,11 @@ def param(default: Any, doc: str, **bounds: float) -> Any:
     return field(default=default, metadata={"doc": doc, **bounds})
 
 
+#: Documentation of the ``update_kernel`` parameter of the agents that have one (PPO, A2C, DQN).
+KERNEL_DOC = ("how gradient steps are computed: torch autograd, or the same maths in numpy (numpy_update.py; "
+              "CPU only, several times faster on small nets, equal up to float rounding)")
+
+
 # --- spaces -----------------------------------------------------------------
 def flat_dim(space: gym.Space) -> int:
     if not isinstance(space, gym.spaces.Box):

@@ -9,14 +9,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from harness.api import RunContext, StepCallback
+from harness_algos import numpy_update
+from harness_algos.common import KERNEL_DOC, LOG_EVERY, MetricMeans, param
 from harness_algos.offpolicy_nets import NumpyMLP, adam, mlp, polyak_update
-from harness_algos.common import LOG_EVERY, MetricMeans, param
 from harness_algos.replay import (
     EnvBatch,
     OffPolicyParams,
@@ -44,6 +46,7 @@ class Params(OffPolicyParams):
                                          ge=0, le=1)
     double_q: bool = param(True, "Double DQN: the online net picks the next action, the target net values it.")
     max_grad_norm: float = param(10.0, "Gradient norm clip.", gt=0)
+    update_kernel: Literal["torch", "numpy"] = param("torch", KERNEL_DOC)
 
 
 #: Hand-picked CartPole / Acrobot values of the ``default`` preset (not rl-baselines3-zoo's).
@@ -95,9 +98,14 @@ class DQNAgent:
             raise TypeError(f"dqn needs a Discrete action space; {ctx.env_name} has {action_space}")
         self.n_actions = int(action_space.n)
         self.q = mlp([obs_dim, *params.hidden_sizes, self.n_actions]).to(self.device)
+        self.kernel = None  # with update_kernel = "numpy" on CPU: the same step in numpy (numpy_update.py)
+        if params.update_kernel == "numpy" and self.device.type == "cpu":
+            self.kernel = numpy_update.QNetGrads(self.q, params.learning_rate)  # moves q's weights: before q_numpy
+        else:
+            self.optimizer = adam(self.q.parameters(), params.learning_rate)
         self.q_numpy = NumpyMLP(self.q)  # for acting: far less overhead than a torch call per step
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.optimizer = adam(self.q.parameters(), params.learning_rate)
+        self.q_target_numpy = NumpyMLP(self.q_target)
         self.rng = np.random.default_rng(ctx.seed)  # exploration and replay sampling
         self.act_rng = np.random.default_rng([ctx.seed, 1])  # act(deterministic=False) during evaluation
         self.buffer = ReplayBuffer(params.buffer_size, (obs_dim,), (), np.int64, self.rng, self.device)
@@ -157,6 +165,10 @@ class DQNAgent:
     def _update(self) -> dict[str, torch.Tensor]:
         """One gradient step on the Huber TD error of a sampled batch."""
         p, batch = self.p, self.buffer.sample(self.p.batch_size)
+        if self.kernel is not None:
+            loss, q_mean = numpy_update.dqn_step(self.kernel, self.q_numpy, self.q_target_numpy, batch, p.gamma,
+                                                 p.double_q, p.max_grad_norm)
+            return {"loss/td": loss, "q/mean": q_mean}
         with torch.no_grad():
             q_next_online = self.q(batch.next_obs) if p.double_q else None
             target = td_target(batch.rewards, batch.terminated, p.gamma, self.q_target(batch.next_obs), q_next_online)

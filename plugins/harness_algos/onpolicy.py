@@ -32,11 +32,6 @@ from harness_algos.nets import ActorCritic, CategoricalHead
 from harness_algos.numpy_update import ActorCriticGrads, FlatParams
 
 
-#: Documentation of the ``update_kernel`` parameter of the agents that have one (PPO, A2C).
-KERNEL_DOC = ("how gradient steps are computed: torch autograd, or the same maths in numpy (numpy_update.py; "
-              "CPU only, several times faster on small nets, equal up to float rounding)")
-
-
 @dataclass
 class NetParams:
     """Network and observation options every native on-policy agent has."""

@@ -18,10 +18,9 @@ import torch
 
 from harness.api import RunContext, StepCallback
 from harness_algos import numpy_update
-from harness_algos.common import param
+from harness_algos.common import KERNEL_DOC, param
 from harness_algos.kernels import LeanAdam
 from harness_algos.onpolicy import (
-    KERNEL_DOC,
     Batch,
     RolloutParams,
     VecAgent,
