@@ -61,6 +61,7 @@ def steps(folder: str) -> list[tuple[str, str, str]]:
         ("each run: first MLflow SQLite call (sqlalchemy store import)", PRELOAD, store.format(uri=old_db)),
         ("each run: first torch optimizer (imports torch._dynamo, sympy)", PRELOAD,
          "torch.optim.Adam(torch.nn.Linear(2, 2).parameters())"),
+        ("each run: import envpool (a native agent's first EnvPool env)", PRELOAD, "import envpool"),
         ("bare script: import torch, gym, SB3", "", "import torch, gymnasium, stable_baselines3"),
     ]
 

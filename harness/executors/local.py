@@ -18,9 +18,11 @@ from harness.tasks import Event, RunTask
 
 #: Imported once in the fork server, so each run starts without re-importing them.
 #: torch._dynamo comes with the first optimizer, the SQL store with the first MLflow call
-#: (together ~2 CPU-s per run otherwise; see bench/README.md, bench_startup.py).
+#: (together ~2 CPU-s per run otherwise), envpool with a native agent's first training env
+#: (~1 CPU-s; an optional extra: the fork server skips a module that is not installed).
+#: See bench/README.md, bench_startup.py.
 PRELOAD = ["harness.worker", "torch", "torch._dynamo", "gymnasium", "mlflow",
-           "mlflow.store.tracking.sqlalchemy_store", "stable_baselines3"]
+           "mlflow.store.tracking.sqlalchemy_store", "stable_baselines3", "envpool"]
 
 
 @hookimpl

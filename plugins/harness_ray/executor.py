@@ -184,7 +184,10 @@ def warm_up() -> int:
     from harness.executors.local import PRELOAD
 
     for module in PRELOAD:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError:  # an optional extra that is not installed (envpool), skipped as the fork server does
+            pass
     return os.getpid()
 
 
