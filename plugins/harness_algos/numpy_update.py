@@ -249,8 +249,8 @@ def dqn_step(grads: QNetGrads, online: NumpyMLP, target: NumpyMLP, batch: Replay
     out, acts = mlp_forward(b.obs, grads.layers, tanh=False)
     q = out[rows, b.actions]
     error = q - td_target
-    small = np.abs(error) < 1.0
-    loss = np.where(small, 0.5 * error * error, np.abs(error) - 0.5).mean()
+    size = np.abs(error)
+    loss = np.where(size < 1.0, 0.5 * error * error, size - 0.5).mean()  # smooth_l1_loss (beta 1)
     d_out = np.zeros_like(out)
     d_out[rows, b.actions] = np.clip(error, -1.0, 1.0) / len(rows)  # smooth_l1_loss's gradient (beta 1)
     mlp_backward(d_out, acts, grads.layers, tanh=False)
