@@ -82,7 +82,7 @@ class EnvironmentEntry(Strict):
     kwargs: dict[str, Any] = {}
     budget: Budget | None = None
     """Environment steps per run here; overrides the suite budget."""
-    vector: Literal["auto", "envpool", "sync"] = "sync"
+    vector: Literal["auto", "gymnasium", "envpool", "sync"] = "sync"
     """Backend of native agents' vectorised training envs (see harness/vector.py)."""
 
     @property

@@ -81,7 +81,7 @@ BASELINE = _tag("baseline", RUN, "label of the algorithm this run is compared ag
 BASELINE_SHAPING = _tag("baseline_shaping", RUN, "shaping of the baseline runs compared against")
 EVAL_PROTOCOL = _tag("eval_protocol", RUN, "evaluation protocol, e.g. `every=10000;episodes=10;deterministic`")
 DEVICE = _tag("device", RUN, "device asked for (`auto`, `cpu`, `cuda:0`, ...)")
-VECTOR = _tag("vector", RUN, "training-env backend asked for (`sync`, `envpool`, `auto`; docs/vector.md)")
+VECTOR = _tag("vector", RUN, "training-env backend asked for (`sync`, `gymnasium`, `envpool`, `auto`; docs/vector.md)")
 
 # --- COMMON: provenance of one `harness run` invocation -----------------------------------------
 VERSION = _tag("version", COMMON, "harness version")

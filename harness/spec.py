@@ -33,7 +33,7 @@ class RunSpec:
     baseline: str | None = None
     baseline_shaping: str | None = None
     vector: str = "sync"
-    """Training-env backend asked for ``ctx.make_vec_env`` (auto, envpool, sync; see harness.vector)."""
+    """Training-env backend asked for ``ctx.make_vec_env`` (auto, gymnasium, envpool, sync; see harness.vector)."""
     run_key: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:

@@ -1,6 +1,6 @@
-"""Training-environment backends behind ``ctx.make_vec_env(n)``: EnvPool or gymnasium's SyncVectorEnv.
+"""Training-environment backends behind ``ctx.make_vec_env(n)``: gymnasium's numpy CartPole, EnvPool, SyncVectorEnv.
 
-A suite picks the backend per environment (``vector = "auto" | "envpool" | "sync"``);
+A suite picks the backend per environment (``vector = "auto" | "gymnasium" | "envpool" | "sync"``);
 the choice is part of the run's spec (so of its run_key, tag ``harness.vector``), the
 backend it resolved to on the worker is tagged ``harness.vector_resolved``.  A fast
 backend is used only where its dynamics were checked against gymnasium's
@@ -30,10 +30,12 @@ import numpy as np
 from harness.api import EnvironmentSpec
 from harness.envs import make_base_env, train_env_seeds
 
-BACKENDS = ("auto", "envpool", "sync")
+BACKENDS = ("auto", "gymnasium", "envpool", "sync")
 #: Environments whose fast backend matched gymnasium (tests/test_vector.py, bench/vector_equivalence.py);
-#: one that fails the check leaves this list, and docs/vector.md says why.
+#: one that fails the check leaves this list, and docs/vector.md says why.  ``auto`` takes the first
+#: usable backend in this order: the fastest (bench/bench_vector.py).
 VERIFIED: dict[str, frozenset[str]] = {
+    "gymnasium": frozenset({"CartPole-v1"}),
     "envpool": frozenset({"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "Pendulum-v1",
                           "LunarLander-v3", "LunarLanderContinuous-v3"}),
 }
@@ -105,30 +107,29 @@ class EpisodeTally:
 warnings.filterwarnings("ignore", message=".*precision lowered by casting to float32")
 
 
-class EnvPoolVectorEnv(gym.vector.VectorEnv):
-    """EnvPool's synchronous pool with same-step autoreset (finished envs are reset at once)."""
+class SameStepVectorEnv(gym.vector.VectorEnv):
+    """A batched simulator behind the same-step contract: finished envs are reset at once.
+
+    Subclasses give ``_step(actions)`` (obs, rewards, terminated, truncated of the batch),
+    ``_reset_envs(ids)`` (fresh observations of those envs) and ``_reset_all()``; ``like`` is
+    the gymnasium env of the task, whose spaces the vector env exposes.
+    """
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
 
-    def __init__(self, env_id: str, n: int, seed: int, like: gym.Env, tally: EpisodeTally):
-        """``like``: the gymnasium env of this task, whose spaces and time limit the pool takes."""
-        import envpool
-
-        limit = like.spec.max_episode_steps if like.spec else None
-        self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
-                                           **({"max_episode_steps": limit} if limit else {}))
+    def __init__(self, n: int, like: gym.Env, tally: EpisodeTally):
         self.num_envs, self.tally = n, tally
-        # gymnasium's own spaces (EnvPool's LunarLander declares odd observation bounds)
         self.single_observation_space, self.single_action_space = like.observation_space, like.action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, n)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, n)
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
+        """Start every env anew; the seed was given at construction (later resets continue its stream)."""
         self.tally.reset()
-        return self.pool.reset()[0], {}
+        return self._reset_all(), {}
 
     def step(self, actions: np.ndarray):
-        obs, rewards, terminated, truncated, _ = self.pool.step(np.asarray(actions))
+        obs, rewards, terminated, truncated = self._step(np.asarray(actions))
         ended = terminated | truncated
         self.tally.add(rewards, ended)
         info: dict[str, Any] = {}
@@ -137,12 +138,72 @@ class EnvPoolVectorEnv(gym.vector.VectorEnv):
             final = np.empty(self.num_envs, object)
             final[ids] = list(obs[ids])
             obs = obs.copy()
-            obs[ids] = self.pool.reset(ids.astype(np.int32))[0]
+            obs[ids] = self._reset_envs(ids)
             info = {"final_obs": final, "_final_obs": ended}
         return obs, rewards, terminated, truncated, info
 
+
+class EnvPoolVectorEnv(SameStepVectorEnv):
+    """EnvPool's synchronous C++ pool (it resets a finished env in the next step; here at once)."""
+
+    def __init__(self, env_id: str, n: int, seed: int, like: gym.Env, tally: EpisodeTally):
+        import envpool
+
+        super().__init__(n, like, tally)  # gymnasium's spaces: EnvPool's LunarLander declares odd bounds
+        limit = like.spec.max_episode_steps if like.spec else None
+        self.pool = envpool.make_gymnasium(env_id, num_envs=n, seed=seed, num_threads=1,
+                                           **({"max_episode_steps": limit} if limit else {}))
+
+    def _reset_all(self) -> np.ndarray:
+        return self.pool.reset()[0]
+
+    def _step(self, actions: np.ndarray):
+        return self.pool.step(actions)[:4]
+
+    def _reset_envs(self, ids: np.ndarray) -> np.ndarray:
+        return self.pool.reset(ids.astype(np.int32))[0]
+
     def close_extras(self, **kwargs: Any) -> None:
         self.pool.close()
+
+
+class GymnasiumCartPoleVectorEnv(SameStepVectorEnv):
+    """gymnasium's numpy CartPole (``CartPoleVectorEnv``: one array op per step for all envs).
+
+    It resets a finished env in the next step and has no per-env reset; ``_reset_envs``
+    draws the fresh states from its generator and bounds as its own reset does
+    (gymnasium 1.4's public ``state``/``steps``/``prev_done`` arrays; tests/test_vector.py
+    checks the dynamics and the reset distribution against the single env's).
+    """
+
+    def __init__(self, n: int, seed: int, like: gym.Env, tally: EpisodeTally):
+        from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+        super().__init__(n, like, tally)
+        self.sim = CartPoleVectorEnv(num_envs=n, max_episode_steps=like.spec.max_episode_steps)
+        self.sim.reset(seed=seed)
+
+    def _reset_all(self) -> np.ndarray:
+        return self.sim.reset()[0]
+
+    def _step(self, actions: np.ndarray):
+        return self.sim.step(actions)[:4]
+
+    def _reset_envs(self, ids: np.ndarray) -> np.ndarray:
+        sim = self.sim
+        sim.state[:, ids] = sim.np_random.uniform(low=sim.low, high=sim.high, size=(4, len(ids)))
+        sim.steps[ids], sim.prev_done[ids] = 0, False
+        return sim.state[:, ids].T.astype(np.float32)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.sim.close()
+
+
+def fast_vector_env(backend: str, env_id: str, n: int, seed: int, like: gym.Env, tally: EpisodeTally) -> SameStepVectorEnv:
+    """``n`` envs of ``env_id`` on the fast ``backend`` ("gymnasium" or "envpool")."""
+    if backend == "gymnasium":
+        return GymnasiumCartPoleVectorEnv(n, seed, like, tally)
+    return EnvPoolVectorEnv(env_id, n, seed, like, tally)
 
 
 VectorFactory = Callable[[int], gym.vector.VectorEnv]
@@ -159,6 +220,6 @@ def training_vector_env(choice: str, spec: EnvironmentSpec, kwargs: Mapping[str,
     def make(n: int) -> gym.vector.VectorEnv:
         probe = make_base_env(spec, {})
         probe.close()
-        return EnvPoolVectorEnv(spec.name, n, seed, probe, EpisodeTally(n, sink, counter))
+        return fast_vector_env(backend, spec.name, n, seed, probe, EpisodeTally(n, sink, counter))
 
     return make, backend, note

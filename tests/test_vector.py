@@ -1,4 +1,4 @@
-"""Training-env backends: resolution, suite errors, run identity, EnvPool's contract and its equivalence to gymnasium."""
+"""Training-env backends: resolution, suite errors, run identity, the fast backends' contract and their equivalence to gymnasium."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ from harness.runner import run_suite
 from harness.spec import NOT_IN_KEY, RunSpec, canonical_json
 from harness.suite import load_suite
 from harness.testing.equivalence import compare, gymnasium_sample, vector_sample
-from harness.vector import VERIFIED, EnvPoolVectorEnv, EpisodeTally, installed, resolve_backend, training_vector_env
+from harness.vector import (
+    VERIFIED,
+    EnvPoolVectorEnv,
+    EpisodeTally,
+    GymnasiumCartPoleVectorEnv,
+    fast_vector_env,
+    installed,
+    resolve_backend,
+    training_vector_env,
+)
 from tests.conftest import write_suite
 
 HAS_ENVPOOL = installed("envpool")
@@ -30,16 +39,22 @@ ALPHA = 0.01
 def test_resolution_falls_back_to_sync_with_a_reason():
     assert resolve_backend("sync", "CartPole-v1", plain=True) == ("sync", "")
     backend, note = resolve_backend("auto", "CartPole-v1", plain=False)
-    assert backend == "sync" and ("plain environment" in note if HAS_ENVPOOL else "installed" in note)
+    assert backend == "sync" and "gymnasium runs only the plain environment" in note
     assert resolve_backend("auto", "Taxi-v4", plain=True) == ("sync", "no fast backend is verified and installed for Taxi-v4")
-    assert resolve_backend("auto", "CartPole-v1", plain=True)[0] == ("envpool" if HAS_ENVPOOL else "sync")
+    assert resolve_backend("auto", "CartPole-v1", plain=True)[0] == "gymnasium"  # the fastest (bench/bench_vector.py)
+    assert resolve_backend("auto", "Acrobot-v1", plain=True)[0] == ("envpool" if HAS_ENVPOOL else "sync")
     with pytest.raises(ValueError, match="envpool is not used for Taxi-v4"):
         resolve_backend("envpool", "Taxi-v4", plain=True)
+    with pytest.raises(ValueError, match="gymnasium is not used for Acrobot-v1: not verified against gymnasium"):
+        resolve_backend("gymnasium", "Acrobot-v1", plain=True)
 
 
 @pytest.mark.parametrize(("env", "vector", "message"), [
     ("Taxi-v4", "envpool", "environments[0].vector: envpool is not used for Taxi-v4: not verified against gymnasium"),
-    ("CartPole-v1", "gymnasium", "environments[0].vector: Input should be 'auto', 'envpool' or 'sync' (got 'gymnasium')"),
+    ("Acrobot-v1", "gymnasium", "environments[0].vector: gymnasium is not used for Acrobot-v1: not verified against "
+     "gymnasium (verified: CartPole-v1)"),
+    ("CartPole-v1", "numpy", "environments[0].vector: Input should be 'auto', 'gymnasium', 'envpool' or 'sync' "
+     "(got 'numpy')"),
 ])
 def test_a_pinned_backend_that_cannot_serve_the_env_is_a_suite_error(tmp_path, env, vector, message):
     suite = write_suite(tmp_path, f"""
@@ -110,15 +125,18 @@ def test_a_run_records_the_backend_asked_and_used(tmp_path):
     assert len(outcome.finished) == 1 and not outcome.failed
     run = MlflowClient(uri).search_runs([MlflowClient(uri).get_experiment_by_name("vec").experiment_id])[0]
     assert run.data.tags["harness.vector"] == "auto"
-    assert run.data.tags["harness.vector_resolved"] == ("envpool" if HAS_ENVPOOL else "sync")
+    assert run.data.tags["harness.vector_resolved"] == "gymnasium"
     assert run.data.metrics["train/episode_return"] > 0
 
 
-@needs_envpool
-def test_envpool_resets_finished_envs_in_the_same_step_and_records_their_episodes():
+FAST_BACKENDS = [pytest.param("gymnasium"), pytest.param("envpool", marks=needs_envpool)]
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_a_fast_backend_resets_finished_envs_in_the_same_step_and_records_their_episodes(backend):
     records: list[dict] = []
     probe = gym.make("CartPole-v1")
-    envs = EnvPoolVectorEnv("CartPole-v1", 4, 1, probe, EpisodeTally(4, records.append, [0]))
+    envs = fast_vector_env(backend, "CartPole-v1", 4, 1, probe, EpisodeTally(4, records.append, [0]))
     obs, _ = envs.reset()
     lengths, ends = np.zeros(4, int), 0
     for _ in range(200):
@@ -158,11 +176,26 @@ def test_a_pool_prints_no_warning(env):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-@needs_envpool
-def test_training_vector_env_uses_the_verified_backend_only_for_the_plain_env():
-    spec = EnvironmentSpec("CartPole-v1", max_episode_steps=500)
-    make, backend, _ = training_vector_env("auto", spec, {}, [], 0, print)
-    assert backend == "envpool" and isinstance(make(2), EnvPoolVectorEnv)
+def test_gymnasium_cartpole_truncates_at_the_time_limit_and_restarts_every_env_it_resets():
+    records: list[dict] = []
+    envs = GymnasiumCartPoleVectorEnv(3, 0, gym.make("CartPole-v1", max_episode_steps=20),
+                                      EpisodeTally(3, records.append, [0]))
+    envs.reset()
+    for step in range(1, 61):  # alternate pushes keep the pole up for 20 steps: every episode is truncated
+        obs, _, terminated, truncated, info = envs.step(np.full(3, step % 2))
+        assert not terminated.any() and truncated.all() == (step % 20 == 0) and truncated.any() == truncated.all()
+        if truncated.all():
+            assert np.abs(obs).max() <= 0.05 and np.stack(info["final_obs"]).std(axis=0).max() > 0
+    assert [r["length"] for r in records] == [20] * 9 and [r["step"] for r in records][:3] == [58, 59, 60]
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_training_vector_env_uses_the_verified_backend_only_for_the_plain_env(backend):
+    env = "CartPole-v1" if backend == "gymnasium" else "Acrobot-v1"
+    spec = EnvironmentSpec(env, max_episode_steps=500)
+    make, resolved, _ = training_vector_env("auto", spec, {}, [], 0, print)
+    assert resolved == backend
+    assert isinstance(make(2), GymnasiumCartPoleVectorEnv if backend == "gymnasium" else EnvPoolVectorEnv)
     shaped = training_vector_env("auto", spec, {}, [{"name": "scale", "params": {}}], 0, print)
     assert shaped[0] is None and shaped[1] == "sync"
     custom = training_vector_env("auto", dataclasses.replace(spec, make="x:y"), {}, [], 0, print)
@@ -174,14 +207,15 @@ EPISODES = {"CartPole-v1": 300, "Acrobot-v1": 60, "MountainCar-v0": 100, "Mounta
             "Pendulum-v1": 100, "LunarLander-v3": 200, "LunarLanderContinuous-v3": 200}  # bench: 300 each
 
 
-@needs_envpool
-@pytest.mark.parametrize("env", sorted(VERIFIED["envpool"]))
-def test_envpool_dynamics_match_gymnasium(env):
+@pytest.mark.parametrize(("backend", "env"), [
+    pytest.param(backend, env, marks=[needs_envpool] if backend == "envpool" else [])
+    for backend in VERIFIED for env in sorted(VERIFIED[backend])])
+def test_fast_backend_dynamics_match_gymnasium(backend, env):
     episodes = EPISODES[env]
     reference = gymnasium_sample(gym.make(env), episodes, seed=10_000)
-    fast = vector_sample(EnvPoolVectorEnv(env, 8, 3, gym.make(env), EpisodeTally(8, lambda r: None, [0])), episodes, 5)
-    same, p_values = compare(reference, fast, ALPHA)
-    assert same, f"{env}: envpool differs from gymnasium (p-values {p_values})"
+    envs = fast_vector_env(backend, env, 8, 3, gym.make(env), EpisodeTally(8, lambda r: None, [0]))
+    same, p_values = compare(reference, vector_sample(envs, episodes, 5), ALPHA)
+    assert same, f"{env}: {backend} differs from gymnasium (p-values {p_values})"
 
 
 def test_the_equivalence_test_detects_a_known_difference():
@@ -194,11 +228,11 @@ def test_the_equivalence_test_detects_a_known_difference():
     assert same
 
 
-@needs_envpool
-def test_training_on_envpool_is_deterministic_under_a_seed():
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_training_on_a_fast_backend_is_deterministic_under_a_seed(backend):
     from harness.testing import train
 
     params = {"n_envs": 4, "n_steps": 64, "batch_size": 128, "n_epochs": 2}
-    first, second = (train("ppo", "CartPole-v1", 2048, seed=4, params=params, vector="envpool") for _ in range(2))
+    first, second = (train("ppo", "CartPole-v1", 2048, seed=4, params=params, vector=backend) for _ in range(2))
     assert [r["true_return"] for r in first.episodes] == [r["true_return"] for r in second.episodes]
     np.testing.assert_array_equal(first.evaluation.returns, second.evaluation.returns)
