@@ -95,12 +95,13 @@ class RMSprop:
 def mlp_forward(x: np.ndarray, layers: list[Layer], tanh: bool) -> tuple[np.ndarray, list[np.ndarray]]:
     """Output of a tanh or ReLU MLP (``nn.Linear`` layers) and the input of every layer, for :func:`mlp_backward`."""
     acts = [x]
-    for (weight, _), (bias, _) in layers[:-1]:
-        x = x @ weight.T + bias
-        x = np.tanh(x) if tanh else np.maximum(x, 0.0)
-        acts.append(x)
-    (weight, _), (bias, _) = layers[-1]
-    return x @ weight.T + bias, acts
+    for depth, ((weight, _), (bias, _)) in enumerate(layers, 1):
+        x = x @ weight.T
+        x += bias
+        if depth < len(layers):  # a hidden layer: its activation in place (no rows x width temporaries)
+            np.tanh(x, out=x) if tanh else np.maximum(x, 0.0, out=x)
+            acts.append(x)
+    return x, acts
 
 
 def mlp_backward(grad_out: np.ndarray, acts: list[np.ndarray], layers: list[Layer], tanh: bool) -> None:
@@ -111,7 +112,11 @@ def mlp_backward(grad_out: np.ndarray, acts: list[np.ndarray], layers: list[Laye
         np.add.reduce(grad_out, 0, out=bias_grad)
         if i:
             grad_out = grad_out @ weight
-            grad_out *= (1.0 - acts[i] * acts[i]) if tanh else (acts[i] > 0)
+            if tanh:  # tanh' = 1 - a^2, in one temporary
+                slope = np.multiply(acts[i], acts[i])
+                grad_out *= np.subtract(1.0, slope, out=slope)
+            else:
+                grad_out *= acts[i] > 0
 
 
 class Forward(NamedTuple):
@@ -182,7 +187,7 @@ class ActorCriticGrads:
 def ppo_step(grads: ActorCriticGrads, optimizer: Adam, batch: Batch, clip: float, vf_coef: float,
              ent_coef: float, clip_value: float | None, max_grad_norm: float | None) -> np.ndarray:
     """One PPO gradient step on a minibatch of CPU tensors (``PPOAgent.loss``, backward, clipping,
-    Adam); returns [policy loss, value loss, approx KL, clip fraction] as ``PPOAgent.loss`` does."""
+    Adam); returns [policy loss, value loss, approx KL, clip fraction, entropy] as ``PPOAgent.loss`` does."""
     mb = type(batch)(*(x.numpy() for x in batch))  # the same fields as numpy views
     f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
     log_ratio = f.logp - mb.logp
@@ -210,7 +215,7 @@ def ppo_step(grads: ActorCriticGrads, optimizer: Adam, batch: Batch, clip: float
     optimizer.step()
     approx_kl = ((ratio - 1) - log_ratio).mean()
     clip_fraction = (np.abs(ratio - 1) > clip).mean()
-    return np.array([policy_loss, v_loss, approx_kl, clip_fraction], np.float32)
+    return np.array([policy_loss, v_loss, approx_kl, clip_fraction, f.entropy.mean()], np.float32)
 
 
 def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, batch: Batch, vf_coef: float, ent_coef: float,
