@@ -93,8 +93,8 @@ class A2CAgent(VecAgent):
         if p.normalize_advantage:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         if self.kernel is not None:  # the same step, differentiated by hand in numpy (numpy_update.py)
-            stats = numpy_update.a2c_step(self.kernel, self.optimizer, data._replace(advantages=advantages), p.vf_coef,
-                                          p.ent_coef, p.max_grad_norm)
+            stats = numpy_update.a2c_step(self.kernel, self.optimizer, data._replace(advantages=advantages).numpy(),
+                                          p.vf_coef, p.ent_coef, p.max_grad_norm)
             return self.metrics(*stats.tolist(), lr, data)
 
         dist = model.dist(data.obs)

@@ -60,21 +60,32 @@ class FlatParams:
 
 
 class Adam:
-    """torch.optim.Adam's update (no weight decay) on a :class:`FlatParams`."""
+    """torch.optim.Adam's update (no weight decay) on a :class:`FlatParams`, in two preallocated buffers."""
 
     def __init__(self, flat: FlatParams, lr: float, eps: float = 1e-8, betas: tuple[float, float] = (0.9, 0.999)):
         self.flat, self.eps, self.betas, self.steps = flat, eps, betas, 0
         self.param_groups = [{"lr": lr}]
         self.exp_avg, self.exp_avg_sq = np.zeros_like(flat.data), np.zeros_like(flat.data)
+        self._step, self._denom = np.empty_like(flat.data), np.empty_like(flat.data)
 
     def step(self) -> None:
-        (beta1, beta2), grad = self.betas, self.flat.grad
+        (beta1, beta2), grad, step, denom = self.betas, self.flat.grad, self._step, self._denom
         self.steps += 1
-        self.exp_avg += (1 - beta1) * (grad - self.exp_avg)
+        # exp_avg += (1 - beta1) * (grad - exp_avg);  exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * grad^2
+        np.subtract(grad, self.exp_avg, out=step)
+        step *= 1 - beta1
+        self.exp_avg += step
         self.exp_avg_sq *= beta2
-        self.exp_avg_sq += (1 - beta2) * grad * grad
-        denom = np.sqrt(self.exp_avg_sq) / math.sqrt(1 - beta2**self.steps) + self.eps
-        self.flat.data -= (self.param_groups[0]["lr"] / (1 - beta1**self.steps)) * self.exp_avg / denom
+        np.multiply(grad, 1 - beta2, out=step)
+        step *= grad
+        self.exp_avg_sq += step
+        # data -= lr / (1 - beta1^t) * exp_avg / (sqrt(exp_avg_sq) / sqrt(1 - beta2^t) + eps)
+        np.sqrt(self.exp_avg_sq, out=denom)
+        denom /= math.sqrt(1 - beta2**self.steps)
+        denom += self.eps
+        np.multiply(self.exp_avg, self.param_groups[0]["lr"] / (1 - beta1**self.steps), out=step)
+        step /= denom
+        self.flat.data -= step
 
 
 class RMSprop:
@@ -149,13 +160,13 @@ class ActorCriticGrads:
     def forward(self, obs: np.ndarray, actions: np.ndarray) -> Forward:
         out, policy_acts = mlp_forward(obs, self.policy, self.tanh)
         values, critic_acts = mlp_forward(obs, self.critic, self.tanh)
-        if self.discrete:
-            shifted = out - out.max(1, keepdims=True)
+        if self.discrete:  # (ufunc reductions: the same sums as .max()/.sum() without their Python wrappers)
+            shifted = out - np.maximum.reduce(out, 1, keepdims=True)
             exp = np.exp(shifted)
-            total = exp.sum(1, keepdims=True)
+            total = np.add.reduce(exp, 1, keepdims=True)
             extra = shifted - np.log(total)  # log-probabilities
             logp = extra[np.arange(len(out)), actions]
-            entropy = -(exp / total * extra).sum(1)
+            entropy = -np.add.reduce(exp / total * extra, 1)
         else:
             log_std = self.log_std[0]
             extra = (actions - out) / np.exp(log_std)
@@ -184,28 +195,27 @@ class ActorCriticGrads:
 
 
 # --- the algorithms' losses, differentiated by hand ----------------------------------------------
-def ppo_step(grads: ActorCriticGrads, optimizer: Adam, batch: Batch, clip: float, vf_coef: float,
+def ppo_step(grads: ActorCriticGrads, optimizer: Adam, mb: Batch, clip: float, vf_coef: float,
              ent_coef: float, clip_value: float | None, max_grad_norm: float | None) -> np.ndarray:
-    """One PPO gradient step on a minibatch of CPU tensors (``PPOAgent.loss``, backward, clipping,
+    """One PPO gradient step on a minibatch of numpy arrays (``PPOAgent.loss``, backward, clipping,
     Adam); returns [policy loss, value loss, approx KL, clip fraction, entropy] as ``PPOAgent.loss`` does."""
-    mb = type(batch)(*(x.numpy() for x in batch))  # the same fields as numpy views
     f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
     log_ratio = f.logp - mb.logp
     ratio = np.exp(log_ratio)
-    unclipped, clipped = ratio * mb.advantages, np.clip(ratio, 1 - clip, 1 + clip) * mb.advantages
-    policy_loss = -np.minimum(unclipped, clipped).mean()
+    unclipped, clipped = ratio * mb.advantages, np.minimum(np.maximum(ratio, 1 - clip), 1 + clip) * mb.advantages
+    policy_loss = -mean(np.minimum(unclipped, clipped))
     # torch.min sends the gradient to the smaller side (half to each on a tie, which happens exactly
     # when the ratio is inside the clip range, where clamp passes it on): so the unclipped side's.
     d_logp = (unclipped <= clipped) * mb.advantages * ratio / -rows
 
     error = f.values - mb.returns
     if clip_value is None:
-        v_loss, d_values = (error * error).mean(), error
+        v_loss, d_values = mean(error * error), error
     else:
         moved = f.values - mb.values
         clipped_error = mb.values + np.clip(moved, -clip_value, clip_value) - mb.returns
         a, b = error * error, clipped_error * clipped_error
-        v_loss = np.maximum(a, b).mean()
+        v_loss = mean(np.maximum(a, b))
         through_clip = clipped_error * (np.abs(moved) <= clip_value)
         d_values = np.where(a > b, error, np.where(a < b, through_clip, 0.5 * (error + through_clip)))
     d_values = d_values * (2.0 * vf_coef / rows)
@@ -213,16 +223,20 @@ def ppo_step(grads: ActorCriticGrads, optimizer: Adam, batch: Batch, clip: float
     grads.backward(f, mb.actions, d_logp, -ent_coef / rows, d_values)
     grads.flat.clip_grad_norm(max_grad_norm)
     optimizer.step()
-    approx_kl = ((ratio - 1) - log_ratio).mean()
-    clip_fraction = (np.abs(ratio - 1) > clip).mean()
-    return np.array([policy_loss, v_loss, approx_kl, clip_fraction, f.entropy.mean()], np.float32)
+    approx_kl = mean((ratio - 1) - log_ratio)
+    clip_fraction = np.count_nonzero(np.abs(ratio - 1) > clip) / rows
+    return np.array([policy_loss, v_loss, approx_kl, clip_fraction, mean(f.entropy)], np.float32)
 
 
-def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, batch: Batch, vf_coef: float, ent_coef: float,
+def mean(x: np.ndarray) -> np.floating:
+    """``x.mean()`` of a 1-D float array (the same sum and division) without ``np.mean``'s Python overhead."""
+    return np.add.reduce(x) / len(x)
+
+
+def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, mb: Batch, vf_coef: float, ent_coef: float,
              max_grad_norm: float | None) -> np.ndarray:
-    """One A2C gradient step on the whole rollout of CPU tensors (``A2CAgent.update``'s loss); returns
-    [policy loss, value loss, entropy]; ``batch.advantages`` already normalised if asked."""
-    mb = type(batch)(*(x.numpy() for x in batch))  # the same fields as numpy views
+    """One A2C gradient step on the whole rollout as numpy arrays (``A2CAgent.update``'s loss); returns
+    [policy loss, value loss, entropy]; ``mb.advantages`` already normalised if asked."""
     f, rows = grads.forward(mb.obs, mb.actions), len(mb.obs)
     policy_loss = -(mb.advantages * f.logp).mean()
     error = f.values - mb.returns

@@ -73,7 +73,7 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray, ended:
 
 
 class Batch(NamedTuple):
-    """A flattened rollout (or a minibatch of one) as tensors."""
+    """A flattened rollout (or a minibatch of one) as tensors, or as numpy arrays for the numpy kernel."""
 
     obs: torch.Tensor
     actions: torch.Tensor
@@ -82,8 +82,12 @@ class Batch(NamedTuple):
     advantages: torch.Tensor
     returns: torch.Tensor
 
-    def take(self, index: torch.Tensor | slice) -> Batch:
+    def take(self, index: torch.Tensor | np.ndarray | slice) -> Batch:
         return Batch(*(x[index] for x in self))
+
+    def numpy(self) -> Batch:
+        """The same CPU tensors as numpy views (the numpy update kernel indexes these ~5x faster)."""
+        return Batch(*(x.numpy() for x in self))
 
 
 class Rollout:
@@ -251,12 +255,13 @@ def minibatches(data: Batch, size: int, epochs: int) -> Iterator[Batch]:
     Each pass gathers one shuffled copy and slices it (views), rather than
     gathering every minibatch; a full-batch pass is not shuffled at all.
     """
-    rows = len(data.obs)
+    rows, on_torch = len(data.obs), isinstance(data.obs, torch.Tensor)
     for _ in range(epochs):
         if size >= rows:
             yield data
             continue
-        shuffled = data.take(torch.randperm(rows, device=data.obs.device))
+        order = torch.randperm(rows, device=data.obs.device if on_torch else "cpu")  # one stream either way
+        shuffled = data.take(order if on_torch else order.numpy())
         for start in range(0, rows, size):
             yield shuffled.take(slice(start, start + size))
 

@@ -151,7 +151,8 @@ class PPOAgent(VecAgent):
         if p.clip_advantage > 0:
             data = data._replace(advantages=data.advantages.clamp(-p.clip_advantage, p.clip_advantage))
         stats = []
-        for mb in minibatches(data, p.batch_size, p.n_epochs):
+        rows = data if self.kernel is None else data.numpy()  # the numpy kernel steps on numpy arrays
+        for mb in minibatches(rows, p.batch_size, p.n_epochs):
             mb_stats = self.step(mb, clip)
             stats.append(mb_stats)
             if p.target_kl is not None and mb_stats[2].item() > p.target_kl:
