@@ -11,7 +11,8 @@ import torch
 from harness.params import build_params, preset_overrides
 from harness.seeding import seed_everything
 from harness.testing import make_context
-from harness_algos.numpy_update import FlatParams
+from harness_algos.numpy_update import Adam, FlatParams
+from harness_algos.onpolicy import Batch, minibatches
 from harness_algos.offpolicy_nets import polyak_update
 
 CASES = [
@@ -126,3 +127,34 @@ def test_numpy_dqn_checkpoints_load_into_either_kernel(tmp_path):
         for ours, theirs in zip(other.q.parameters(), fast.q.parameters()):
             np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
         np.testing.assert_array_equal(other.act_batch(fast.buffer.obs[:32]), fast.act_batch(fast.buffer.obs[:32]))
+
+
+def test_numpy_minibatches_are_the_tensor_ones():
+    """The numpy kernel's minibatches (numpy views, shuffled by the same torch stream) hold the same rows."""
+    data = Batch(*(torch.arange(40 * width, dtype=torch.float32).reshape(40, width) for width in (3, 1, 1, 1, 1, 1)))
+    torch.manual_seed(3)
+    expected = list(minibatches(data, 16, 2))
+    torch.manual_seed(3)
+    got = list(minibatches(data.numpy(), 16, 2))
+    assert len(got) == len(expected) == 6
+    for ours, theirs in zip(got, expected):
+        for a, b in zip(ours, theirs):
+            assert isinstance(a, np.ndarray)
+            np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_numpy_adam_follows_torchs_adam():
+    """Adam on a FlatParams (in its two scratch buffers) moves the weights as torch.optim.Adam does."""
+    layer, reference = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    reference.load_state_dict(layer.state_dict())
+    flat = FlatParams(list(layer.parameters()))
+    ours, theirs = Adam(flat, lr=3e-3, eps=1e-5), torch.optim.Adam(reference.parameters(), lr=3e-3, eps=1e-5)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        flat.grad[:] = rng.normal(size=flat.grad.size).astype(np.float32)
+        for p in reference.parameters():
+            p.grad = torch.from_numpy(flat.of(layer.weight if p.shape == layer.weight.shape else layer.bias)[1].copy())
+        ours.step()
+        theirs.step()
+    for mine, torchs in zip(layer.parameters(), reference.parameters()):
+        np.testing.assert_allclose(mine.detach().numpy(), torchs.detach().numpy(), rtol=1e-5, atol=1e-7)
