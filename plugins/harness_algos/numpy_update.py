@@ -195,6 +195,11 @@ class ActorCriticGrads:
 
 
 # --- the algorithms' losses, differentiated by hand ----------------------------------------------
+def mean(x: np.ndarray) -> np.floating:
+    """``x.mean()`` of a 1-D float array (the same sum and division) without ``np.mean``'s Python overhead."""
+    return np.add.reduce(x) / len(x)
+
+
 def ppo_step(grads: ActorCriticGrads, optimizer: Adam, mb: Batch, clip: float, vf_coef: float,
              ent_coef: float, clip_value: float | None, max_grad_norm: float | None) -> np.ndarray:
     """One PPO gradient step on a minibatch of numpy arrays (``PPOAgent.loss``, backward, clipping,
@@ -226,11 +231,6 @@ def ppo_step(grads: ActorCriticGrads, optimizer: Adam, mb: Batch, clip: float, v
     approx_kl = mean((ratio - 1) - log_ratio)
     clip_fraction = np.count_nonzero(np.abs(ratio - 1) > clip) / rows
     return np.array([policy_loss, v_loss, approx_kl, clip_fraction, mean(f.entropy)], np.float32)
-
-
-def mean(x: np.ndarray) -> np.floating:
-    """``x.mean()`` of a 1-D float array (the same sum and division) without ``np.mean``'s Python overhead."""
-    return np.add.reduce(x) / len(x)
 
 
 def a2c_step(grads: ActorCriticGrads, optimizer: Adam | RMSprop, mb: Batch, vf_coef: float, ent_coef: float,
